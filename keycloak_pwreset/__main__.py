@@ -1,0 +1,3 @@
+from keycloak_pwreset.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per CLI command; imported lazily so `--help` stays fast."""

@@ -1,0 +1,68 @@
+"""`check`: prove the configuration works before people depend on it.
+
+Each problem is one line saying what to fix; the exit code is non-zero if
+there is any.
+"""
+
+from __future__ import annotations
+
+import smtplib
+
+from keycloak_pwreset.errors import PwresetError
+from keycloak_pwreset.gateway import REQUIRED_ROLES, KeycloakGateway
+from keycloak_pwreset.mail.transport import SmtpTransport
+from keycloak_pwreset.settings import Settings, load_settings
+from keycloak_pwreset.store.db import open_database
+
+
+def check_keycloak(settings: Settings) -> list[str]:
+    gateway = KeycloakGateway(
+        settings.keycloak_url,
+        settings.realm,
+        settings.client_id,
+        settings.client_secret.get_secret_value(),
+    )
+    if not gateway.ping():
+        return [
+            f"Keycloak: realm {settings.realm!r} is not reachable at {settings.keycloak_url} "
+            "(check KCPR_KEYCLOAK_URL and KCPR_REALM)"
+        ]
+    try:
+        missing = gateway.missing_roles()
+    except PwresetError as exc:
+        return [f"Keycloak: {exc}"]
+    return [
+        f"Keycloak: the service account lacks the realm-management role {role!r} "
+        f"(needed to {REQUIRED_ROLES[role]})"
+        for role in missing
+    ]
+
+
+def check_smtp(settings: Settings) -> list[str]:
+    try:
+        client = SmtpTransport(settings.smtp).open()
+    except PwresetError as exc:
+        return [f"SMTP: {exc}"]
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()
+    return []
+
+
+def run_check() -> int:
+    settings = load_settings()  # raises ConfigError: reported by the CLI as one block
+    problems: list[str] = []
+    try:
+        open_database(settings.database_url).dispose()
+        print(f"ok: database {settings.database_url.split('://')[0]}")
+    except PwresetError as exc:
+        problems.append(str(exc))
+    for name, check in (("Keycloak", check_keycloak), ("SMTP", check_smtp)):
+        found = check(settings)
+        problems.extend(found)
+        if not found:
+            print(f"ok: {name}")
+    for line in problems:
+        print(f"problem: {line}")
+    return 1 if problems else 0

@@ -1,0 +1,50 @@
+"""`serve` and `worker`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import uvicorn
+
+from keycloak_pwreset.services import build_services
+from keycloak_pwreset.settings import load_settings
+from keycloak_pwreset.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def run_serve(host: str, port: int) -> int:
+    settings = load_settings()
+    services = build_services(settings)
+    if settings.run_worker:
+        services.worker.start()
+    try:
+        uvicorn.run(
+            create_app(services),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            # Query strings carry tokens on the first GET of a link: keep
+            # uvicorn's access log (which prints them) off.
+            access_log=False,
+            proxy_headers=False,
+        )
+    finally:
+        services.close()
+    return 0
+
+
+def run_worker() -> int:
+    settings = load_settings()
+    services = build_services(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    log.info("worker started; %d jobs pending", services.outbox.pending_count())
+    services.worker.start()
+    stop.wait()
+    log.info("worker stopping")
+    services.close()
+    return 0

@@ -1,0 +1,26 @@
+"""One exception hierarchy for the whole product.
+
+Flows turn expected conditions into result codes; these exceptions are for the
+conditions a caller must handle differently (a backend that is down, a bad
+configuration) and are always raised with a one-line, user-readable message.
+"""
+
+
+class PwresetError(Exception):
+    """Base class: every error this product raises on purpose."""
+
+
+class ConfigError(PwresetError):
+    """The configuration is missing or invalid; start-up stops with this line."""
+
+
+class KeycloakUnavailable(PwresetError):
+    """Keycloak could not be reached or answered 5xx: retry later, change nothing."""
+
+
+class KeycloakRejected(PwresetError):
+    """Keycloak refused an admin call for a reason we did not expect (4xx)."""
+
+
+class MailDeliveryError(PwresetError):
+    """The SMTP server could not be reached or refused the message."""

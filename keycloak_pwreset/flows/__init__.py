@@ -1,0 +1,1 @@
+"""Use cases, free of any web framework: each returns a result code."""

@@ -1,0 +1,153 @@
+"""Password reset: request a link, check it, complete it; plus the worker's side.
+
+The request path does nothing but validate input and record work in the
+outbox. Looking the account up and sending the email happen in the worker, so
+that the answer to "send me a link" costs the same, looks the same and takes
+the same time whether or not the account exists (no enumeration by content or
+timing, and an SMTP outage cannot show up as an error only for real accounts).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.gateway import Gateway
+from keycloak_pwreset.mail.emails import send_password_changed_email, send_reset_email
+from keycloak_pwreset.mail.mailer import Mailer
+from keycloak_pwreset.results import Result
+from keycloak_pwreset.store.outbox import Outbox
+from keycloak_pwreset.store.tokens import TokenInfo, TokenStore
+from keycloak_pwreset.validation import (
+    MAX_IDENTIFIER,
+    check_field,
+    check_new_password,
+    clean_locale,
+)
+
+log = logging.getLogger(__name__)
+
+PURPOSE = "reset"
+REQUEST_JOB = "reset_request"
+CHANGED_JOB = "password_changed"
+LOGOUT_JOB = "logout_sessions"
+
+
+@dataclass
+class ResetFlow:
+    tokens: TokenStore
+    outbox: Outbox
+    gateway: Gateway
+    mailer: Mailer
+    public_url: str
+    ttl: timedelta
+    site_name: str
+    wake_worker: Callable[[], None] = lambda: None
+
+    # -- web side -----------------------------------------------------------
+
+    def request(self, identifier: str, locale: str = "") -> Result:
+        """Accept a reset request for an email or username. Never reveals existence."""
+        identifier = identifier.strip()
+        problem = check_field(identifier, MAX_IDENTIFIER)
+        if problem:
+            return problem
+        self.outbox.add(REQUEST_JOB, {"identifier": identifier, "locale": clean_locale(locale)})
+        self.wake_worker()
+        return Result.SUCCESS
+
+    def check(self, token: str) -> TokenInfo | None:
+        """Is this link usable? Does not use it up (mail scanners open links too)."""
+        return self.tokens.find_live(token, PURPOSE)
+
+    def complete(self, token: str, password: str, confirmation: str) -> Result:
+        """Set the new password if the token is live; exactly one caller can succeed."""
+        if not token or self.check(token) is None:
+            return Result.RECOVERY_TOKEN_EXPIRED
+        problem = check_new_password(password, confirmation)
+        if problem:
+            return problem
+        claimed = self.tokens.claim(token, PURPOSE)
+        if claimed is None:  # used, or being used, by a concurrent submission
+            return Result.RECOVERY_TOKEN_EXPIRED
+        try:
+            result = self.gateway.set_password(claimed.user_id, password)
+        except KeycloakUnavailable:
+            self.tokens.release(claimed.id)  # nothing changed: the link keeps working
+            return Result.SERVICE_UNAVAILABLE
+        except KeycloakRejected:
+            # The account is gone or disabled since the link was sent.
+            self.tokens.consume(claimed)
+            return Result.RECOVERY_TOKEN_EXPIRED
+        if result is not Result.SUCCESS:
+            self.tokens.release(claimed.id)
+            return result
+        self.tokens.consume(claimed)
+        self._after_change(claimed)
+        return Result.SUCCESS
+
+    def _after_change(self, claimed: TokenInfo) -> None:
+        # Whoever knew the old password may hold a session: end them all now,
+        # and retry from the outbox if Keycloak hiccups right here.
+        try:
+            self.gateway.logout(claimed.user_id)
+        except (KeycloakUnavailable, KeycloakRejected):
+            self.outbox.add(LOGOUT_JOB, {"user_id": claimed.user_id})
+        self.outbox.add(CHANGED_JOB, {"user_id": claimed.user_id, "locale": claimed.locale})
+        self.wake_worker()
+        log.info(
+            "password changed", extra={"event": "password_changed", "user_id": claimed.user_id}
+        )
+
+    # -- worker side ----------------------------------------------------------
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
+        return {
+            REQUEST_JOB: self.process_request,
+            CHANGED_JOB: self.process_changed,
+            LOGOUT_JOB: self.process_logout,
+        }
+
+    def process_request(self, payload: dict[str, Any]) -> None:
+        """Look the account up; if it exists, mint a token and email the link.
+
+        Raising (Keycloak or SMTP down) leaves the job in the outbox for a
+        later attempt, which mints a fresh token that supersedes this one.
+        """
+        user = self.gateway.find_user(str(payload["identifier"]))
+        if user is None or not user.email:
+            # Return as if we did, to avoid leaking registered accounts.
+            log.info("reset requested for no known account", extra={"event": "reset_unknown"})
+            return
+        locale = str(payload.get("locale") or user.locale)
+        token = self.tokens.issue(
+            purpose=PURPOSE, ttl=self.ttl, user_id=user.id, email=user.email, locale=locale
+        )
+        link = f"{self.public_url}/reset-password?{urlencode({'token': token})}"
+        send_reset_email(
+            self.mailer,
+            user=user,
+            link=link,
+            ttl_minutes=int(self.ttl.total_seconds() // 60),
+            site_name=self.site_name,
+        )
+        log.info("reset email sent", extra={"event": "reset_email_sent", "user_id": user.id})
+
+    def process_changed(self, payload: dict[str, Any]) -> None:
+        user = self.gateway.get_user(str(payload["user_id"]))
+        if user is None or not user.email:
+            return
+        send_password_changed_email(
+            self.mailer,
+            user=user,
+            reset_url=f"{self.public_url}/forgot-password",
+            site_name=self.site_name,
+        )
+
+    def process_logout(self, payload: dict[str, Any]) -> None:
+        self.gateway.logout(str(payload["user_id"]))

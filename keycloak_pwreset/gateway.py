@@ -1,0 +1,232 @@
+"""The Keycloak gateway: the only module that talks to Keycloak.
+
+It signs in once as the companion's service account (client credentials),
+reuses that token and the HTTP connection pool across requests
+(python-keycloak refreshes the token when it runs out), and translates every
+Keycloak answer into this product's terms: a result code for a rejected
+password, ``KeycloakUnavailable`` for "down or 5xx, try later", and
+``KeycloakRejected`` for anything else unexpected.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
+from keycloak.exceptions import KeycloakConnectionError, KeycloakError
+
+from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.password_policy import error_key, result_for_error
+from keycloak_pwreset.results import Result
+
+# The realm-management roles the service account needs, and why.
+REQUIRED_ROLES = {
+    "view-users": "find accounts by email or username",
+    "query-users": "search users",
+    "manage-users": "set passwords and log sessions out",
+    "view-realm": "read the realm's password policy",
+}
+POLICY_CACHE_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class KeycloakUser:
+    id: str
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    locale: str
+
+    @property
+    def display_name(self) -> str:
+        # Folded to one line: names are user input and end up in email headers.
+        name = " ".join(f"{self.first_name} {self.last_name}".split())
+        return name or self.username
+
+
+class Gateway(Protocol):
+    """What the flows need from Keycloak; the real one and test fakes implement it."""
+
+    def find_user(self, identifier: str) -> KeycloakUser | None: ...
+    def get_user(self, user_id: str) -> KeycloakUser | None: ...
+    def set_password(self, user_id: str, password: str) -> Result: ...
+    def logout(self, user_id: str) -> None: ...
+    def ping(self) -> bool: ...
+
+
+def user_from_representation(rep: dict[str, Any]) -> KeycloakUser:
+    attributes = rep.get("attributes") or {}
+    locales = attributes.get("locale") or [""]
+    return KeycloakUser(
+        id=str(rep["id"]),
+        username=str(rep.get("username", "")),
+        email=str(rep.get("email", "")),
+        first_name=str(rep.get("firstName", "")),
+        last_name=str(rep.get("lastName", "")),
+        locale=str(locales[0]),
+    )
+
+
+class KeycloakGateway:
+    def __init__(
+        self,
+        server_url: str,
+        realm: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout: int = 10,
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.realm = realm
+        self._connection = KeycloakOpenIDConnection(
+            server_url=self.server_url + "/",
+            realm_name=realm,
+            client_id=client_id,
+            client_secret_key=client_secret,
+            timeout=timeout,
+            # Our own retry decisions live in the outbox; a silent retry here
+            # would only double the latency of a failing call.
+            max_retries=0,
+            pool_maxsize=16,
+        )
+        self._admin = KeycloakAdmin(connection=self._connection)
+        self._token_lock = threading.Lock()
+        self._policy: tuple[float, str] | None = None
+
+    # -- plumbing -----------------------------------------------------------
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        self._ensure_token()
+        try:
+            return fn(*args, **kwargs)
+        except KeycloakConnectionError as exc:
+            raise KeycloakUnavailable(f"Keycloak is unreachable at {self.server_url}") from exc
+        except KeycloakError as exc:
+            code = exc.response_code or 0
+            if code >= 500:
+                raise KeycloakUnavailable(f"Keycloak answered {code} to {what}") from exc
+            raise KeycloakRejected(f"Keycloak refused to {what} ({code})") from exc
+
+    def _ensure_token(self) -> None:
+        # Fetch the service-account token up front (once; python-keycloak then
+        # refreshes it) instead of letting the first call bounce off a 401.
+        if self._connection.token is not None:
+            return
+        with self._token_lock:
+            if self._connection.token is not None:
+                return
+            try:
+                self._connection.get_token()
+            except KeycloakConnectionError as exc:
+                raise KeycloakUnavailable(f"Keycloak is unreachable at {self.server_url}") from exc
+            except KeycloakError as exc:
+                code = exc.response_code or 0
+                if code >= 500:
+                    raise KeycloakUnavailable(f"Keycloak answered {code} to sign-in") from exc
+                raise KeycloakRejected(
+                    f"the service account could not sign in to realm {self.realm!r} ({code}): "
+                    "check KCPR_CLIENT_ID and KCPR_CLIENT_SECRET"
+                ) from exc
+
+    # -- users --------------------------------------------------------------
+
+    def find_user(self, identifier: str) -> KeycloakUser | None:
+        """The one enabled account with this exact email or username, else None."""
+        for field in ("email", "username"):
+            reps = self._call(
+                "search users", self._admin.get_users, {field: identifier, "exact": "true"}
+            )
+            matches = [
+                r
+                for r in reps
+                if r.get("enabled") and str(r.get(field, "")).lower() == identifier.lower()
+            ]
+            if len(matches) == 1:
+                return user_from_representation(matches[0])
+            if len(matches) > 1:
+                # A realm that allows duplicate emails: we cannot know which
+                # account was meant, so we write to none of them.
+                return None
+        return None
+
+    def get_user(self, user_id: str) -> KeycloakUser | None:
+        try:
+            rep = self._call("read a user", self._admin.get_user, user_id)
+        except KeycloakRejected:
+            return None
+        return user_from_representation(rep) if rep.get("enabled") else None
+
+    def set_password(self, user_id: str, password: str) -> Result:
+        """Set a permanent password; a policy violation comes back as its result code."""
+        self._ensure_token()
+        try:
+            self._admin.set_user_password(user_id, password, temporary=False)
+        except KeycloakConnectionError as exc:
+            raise KeycloakUnavailable(f"Keycloak is unreachable at {self.server_url}") from exc
+        except KeycloakError as exc:
+            code = exc.response_code or 0
+            if code >= 500:
+                raise KeycloakUnavailable(f"Keycloak answered {code} to set a password") from exc
+            result = result_for_error(error_key(exc.response_body), self.password_policy())
+            if code == 400 and result is not None:
+                return result
+            raise KeycloakRejected(f"Keycloak refused to set the password ({code})") from exc
+        return Result.SUCCESS
+
+    def logout(self, user_id: str) -> None:
+        self._call("log the user's sessions out", self._admin.user_logout, user_id)
+
+    # -- realm --------------------------------------------------------------
+
+    def password_policy(self) -> str:
+        """The realm's password policy string, cached for a few minutes."""
+        now = time.monotonic()
+        if self._policy and now - self._policy[0] < POLICY_CACHE_SECONDS:
+            return self._policy[1]
+        try:
+            realm = self._call("read the realm", self._admin.get_realm, self.realm)
+        except KeycloakRejected:
+            return ""  # without view-realm we simply map less precisely
+        policy = str(realm.get("passwordPolicy") or "")
+        self._policy = (now, policy)
+        return policy
+
+    def service_account_roles(self) -> set[str]:
+        """The realm-management roles in the service account's token."""
+        self._ensure_token()
+        token = self._connection.token or {}
+        claims = _jwt_claims(str(token.get("access_token", "")))
+        access = claims.get("resource_access", {}).get("realm-management", {})
+        return set(access.get("roles", []))
+
+    def missing_roles(self) -> list[str]:
+        have = self.service_account_roles()
+        return sorted(role for role in REQUIRED_ROLES if role not in have)
+
+    def ping(self, timeout: float = 3.0) -> bool:
+        """Is the realm reachable? Uses the public realm endpoint: no token needed."""
+        try:
+            response = requests.get(f"{self.server_url}/realms/{self.realm}", timeout=timeout)
+        except requests.RequestException:
+            return False
+        return response.status_code == 200
+
+
+def _jwt_claims(token: str) -> dict[str, Any]:
+    # The token comes straight from Keycloak over our own connection and is
+    # only read to report roles to an operator, so its signature is not checked.
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}

@@ -1,0 +1,1 @@
+"""Email: render a kind of email from templates, build the message, send it."""

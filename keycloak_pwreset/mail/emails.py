@@ -1,0 +1,33 @@
+"""One small function per email kind: what each email says is decided here and in its templates."""
+
+from __future__ import annotations
+
+from keycloak_pwreset.gateway import KeycloakUser
+from keycloak_pwreset.mail.mailer import Mailer
+
+
+def send_reset_email(
+    mailer: Mailer, *, user: KeycloakUser, link: str, ttl_minutes: int, site_name: str
+) -> None:
+    mailer.send(
+        "reset",
+        to=user.email,
+        to_name=user.display_name,
+        context={
+            "user": user,
+            "link": link,
+            "ttl_minutes": ttl_minutes,
+            "site_name": site_name,
+        },
+    )
+
+
+def send_password_changed_email(
+    mailer: Mailer, *, user: KeycloakUser, reset_url: str, site_name: str
+) -> None:
+    mailer.send(
+        "password-changed",
+        to=user.email,
+        to_name=user.display_name,
+        context={"user": user, "reset_url": reset_url, "site_name": site_name},
+    )

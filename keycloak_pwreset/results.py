@@ -1,0 +1,61 @@
+"""Result codes: the outcome of every flow step, shared by pages, the API and tests.
+
+The names follow the seed documents' outcomes in snake_case, plus the Keycloak
+password policies the seeds lack. Every Keycloak ``invalidPassword*`` error key
+maps onto one of these (see ``keycloak_pwreset.password_policy``).
+"""
+
+from enum import StrEnum
+
+
+class Result(StrEnum):
+    SUCCESS = "success"
+    MISSING_VALUE = "missing_value"
+    MISMATCHED_PASSWORDS = "mismatched_passwords"
+    INVALID_PASSWORD_LENGTH = "invalid_password_length"
+    INVALID_PASSWORD_COMPLEXITY = "invalid_password_complexity"
+    MUST_CONTAIN_NUMBERS_AND_CHARACTERS = "must_contain_numbers_and_characters"
+    PASSWORD_MISSING_CHARACTER_VARIETY = "password_missing_character_variety"
+    PASSWORD_NOT_DIFFERENT = "password_not_different"
+    VIOLATING_REUSE_RULES = "violating_reuse_rules"
+    # Expired, used, superseded and unknown tokens share one code on purpose, so
+    # that nobody can probe which tokens exist or once existed.
+    RECOVERY_TOKEN_EXPIRED = "recovery_token_expired"
+    PASSWORD_CONTAINS_IDENTITY = "password_contains_identity"
+    PASSWORD_BLACKLISTED = "password_blacklisted"
+    # Input validation that does not depend on any account.
+    VALUE_TOO_LONG = "value_too_long"
+    INVALID_CHARACTERS = "invalid_characters"
+    # Keycloak is down: nothing was changed and the link still works.
+    SERVICE_UNAVAILABLE = "service_unavailable"
+
+
+MESSAGES: dict[Result, str] = {
+    Result.SUCCESS: "Your password has been changed. You can now sign in with it.",
+    Result.MISSING_VALUE: "Please fill in every field.",
+    Result.MISMATCHED_PASSWORDS: "The two passwords do not match.",
+    Result.INVALID_PASSWORD_LENGTH: "The password is too short or too long.",
+    Result.INVALID_PASSWORD_COMPLEXITY: "The password does not meet the complexity requirements.",
+    Result.MUST_CONTAIN_NUMBERS_AND_CHARACTERS: (
+        "The password must contain both letters and numbers."
+    ),
+    Result.PASSWORD_MISSING_CHARACTER_VARIETY: (
+        "Use a mix of uppercase and lowercase letters, numbers and special characters."
+    ),
+    Result.PASSWORD_NOT_DIFFERENT: "The new password must be different from the current one.",
+    Result.VIOLATING_REUSE_RULES: "This password was used recently. Choose a different one.",
+    Result.RECOVERY_TOKEN_EXPIRED: (
+        "This link has expired or was already used. Please ask for a new email."
+    ),
+    Result.PASSWORD_CONTAINS_IDENTITY: "The password must not contain your username or email.",
+    Result.PASSWORD_BLACKLISTED: "This password is too common. Choose a different one.",
+    Result.VALUE_TOO_LONG: "One of the values is too long.",
+    Result.INVALID_CHARACTERS: "One of the values contains characters that are not allowed.",
+    Result.SERVICE_UNAVAILABLE: (
+        "The service is temporarily unavailable. Nothing was changed; please try again later."
+    ),
+}
+
+
+def message_for(result: Result) -> str:
+    return MESSAGES[result]

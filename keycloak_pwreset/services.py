@@ -1,0 +1,86 @@
+"""Wiring: build every part of the service from the settings, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from keycloak_pwreset.clock import Clock, utc_now
+from keycloak_pwreset.flows.reset import ResetFlow
+from keycloak_pwreset.gateway import Gateway, KeycloakGateway
+from keycloak_pwreset.mail.mailer import Mailer
+from keycloak_pwreset.mail.message import Sender
+from keycloak_pwreset.mail.render import EmailRenderer
+from keycloak_pwreset.mail.transport import SmtpTransport, Transport
+from keycloak_pwreset.paths import themes_dir
+from keycloak_pwreset.settings import Settings
+from keycloak_pwreset.store.db import Database, open_database
+from keycloak_pwreset.store.outbox import Outbox
+from keycloak_pwreset.store.tokens import TokenStore
+from keycloak_pwreset.worker import Worker
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    gateway: Gateway
+    mailer: Mailer
+    outbox: Outbox
+    tokens: TokenStore
+    reset: ResetFlow
+    worker: Worker
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.db.dispose()
+
+
+def sender_from(settings: Settings) -> Sender:
+    mail = settings.mail
+    return Sender(
+        from_address=mail.from_address,
+        from_name=mail.from_name,
+        reply_to=mail.reply_to,
+        envelope_from=mail.envelope_from,
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    gateway: Gateway | None = None,
+    transport: Transport | None = None,
+    db: Database | None = None,
+    clock: Clock = utc_now,
+) -> Services:
+    """The production wiring; tests pass fakes for the parts they replace."""
+    db = db or open_database(settings.database_url)
+    if gateway is None:
+        gateway = KeycloakGateway(
+            settings.keycloak_url,
+            settings.realm,
+            settings.client_id,
+            settings.client_secret.get_secret_value(),
+        )
+    renderer = EmailRenderer([themes_dir() / "emails"])
+    mailer = Mailer(renderer, transport or SmtpTransport(settings.smtp), sender_from(settings))
+    outbox = Outbox(db, clock)
+    tokens = TokenStore(db, clock)
+    reset = ResetFlow(
+        tokens=tokens,
+        outbox=outbox,
+        gateway=gateway,
+        mailer=mailer,
+        public_url=settings.public_url,
+        ttl=timedelta(minutes=settings.token_ttl_minutes),
+        site_name=settings.realm,
+    )
+    worker = Worker(outbox, reset.handlers(), poll_seconds=settings.worker_poll_seconds)
+    reset.wake_worker = worker.wake
+    return Services(settings, db, gateway, mailer, outbox, tokens, reset, worker)
+
+
+def template_dirs() -> list[Path]:
+    return [themes_dir() / "pages"]

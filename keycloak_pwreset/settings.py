@@ -1,0 +1,188 @@
+"""Settings: the only reader of the environment.
+
+Every setting is ``KCPR_<NAME>`` in the environment (nested with ``__``, e.g.
+``KCPR_SMTP__HOST``) or the same structure in a TOML file named by
+``KCPR_CONFIG_FILE``. The environment wins over the file. A bad configuration
+stops start-up with one line per problem, naming the variable to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from keycloak_pwreset.errors import ConfigError
+
+ENV_PREFIX = "KCPR_"
+CONFIG_FILE_VAR = "KCPR_CONFIG_FILE"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    SSL = "ssl"
+
+
+class SmtpSettings(BaseModel):
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: SmtpSecurity = SmtpSecurity.NONE
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
+
+class MailSettings(BaseModel):
+    # The From address may differ from the SMTP login (an alias); the SMTP
+    # server must be allowed to send for it.
+    from_address: str = "no-reply@localhost"
+    from_name: str = ""
+    reply_to: str | None = None
+    # Envelope sender (MAIL FROM / Return-Path): where bounces go. Defaults to
+    # the From address.
+    envelope_from: str | None = None
+
+    @field_validator("from_address", "reply_to", "envelope_from")
+    @classmethod
+    def _plain_address(cls, value: str | None) -> str | None:
+        if value is not None and (not _looks_like_address(value)):
+            raise ValueError("must be a plain email address like name@example.org")
+        return value
+
+    @field_validator("from_name")
+    @classmethod
+    def _single_line(cls, value: str) -> str:
+        if any(ch in value for ch in "\r\n\0"):
+            raise ValueError("must be a single line")
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    keycloak_url: str
+    realm: str
+    client_id: str
+    client_secret: SecretStr
+    # The only base for links in emails: never derived from the Host header.
+    public_url: str
+    secret_key: SecretStr
+    database_url: str = "sqlite:///keycloak-pwreset.db"
+    token_ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    login_url: str | None = None
+    signup_enabled: bool = True
+    # `serve` drains the outbox in-process unless a separate `worker` does it.
+    run_worker: bool = True
+    worker_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    log_level: str = "INFO"
+    smtp: SmtpSettings = SmtpSettings()
+    mail: MailSettings = MailSettings()
+
+    @field_validator("keycloak_url", "public_url", "login_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or (value == "" and info.field_name == "login_url"):
+            return value  # an empty login URL means: show our own success page
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        # CSRF tokens are derived from it: a short key could be guessed.
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
+        return value
+
+    @field_validator("realm", "client_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @property
+    def effective_login_url(self) -> str:
+        """Where people go after a successful reset: the realm's account console by default.
+
+        Empty when the site set ``KCPR_LOGIN_URL=""``: the companion then shows
+        its own success page instead of redirecting.
+        """
+        if self.login_url is None:
+            return f"{self.keycloak_url}/realms/{self.realm}/account"
+        return self.login_url
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VAR)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def _looks_like_address(value: str) -> bool:
+    local, sep, domain = value.rpartition("@")
+    return bool(sep and local and "." in domain) and not any(
+        ch in value for ch in " \t\r\n\0<>,;\"'"
+    )
+
+
+def env_name(location: tuple[int | str, ...]) -> str:
+    """The environment variable a validation error location refers to."""
+    return ENV_PREFIX + "__".join(str(part) for part in location).upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings, or raise ConfigError with one line per problem."""
+    config_file = os.environ.get(CONFIG_FILE_VAR)
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"{CONFIG_FILE_VAR}: no such file: {config_file}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            what = "is required" if error["type"] == "missing" else error["msg"]
+            what = what.removeprefix("Value error, ")
+            lines.append(f"{env_name(error['loc'])}: {what}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    except ValueError as exc:  # a malformed TOML file, for example
+        raise ConfigError(f"invalid configuration: {exc}") from None

@@ -1,0 +1,1 @@
+"""The durable store: recovery tokens and the outbox, in SQLite or PostgreSQL."""

@@ -1,0 +1,49 @@
+"""Input checks shared by every flow. They never depend on whether an account exists."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from keycloak_pwreset.results import Result
+
+MAX_IDENTIFIER = 255  # Keycloak's username column; longer than any valid email (254)
+MAX_NAME = 100
+MAX_PASSWORD = 256  # long passphrases welcome; megabytes of "password" are not
+_LOCALE = re.compile(r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8}){0,3}$")
+
+
+def has_control_characters(value: str) -> bool:
+    """CR, LF, NUL and other control characters: never legitimate in these fields."""
+    return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
+def check_field(value: str, max_length: int) -> Result | None:
+    """missing_value, value_too_long or invalid_characters; None when the value is fine."""
+    if not value.strip():
+        return Result.MISSING_VALUE
+    if len(value) > max_length:
+        return Result.VALUE_TOO_LONG
+    if has_control_characters(value):
+        return Result.INVALID_CHARACTERS
+    return None
+
+
+def check_new_password(password: str, confirmation: str) -> Result | None:
+    """The checks that need no Keycloak: presence, sane length, match."""
+    if not password or not confirmation:
+        return Result.MISSING_VALUE
+    if len(password) > MAX_PASSWORD or len(confirmation) > MAX_PASSWORD:
+        return Result.INVALID_PASSWORD_LENGTH
+    if has_control_characters(password):
+        return Result.INVALID_CHARACTERS
+    if password != confirmation:
+        return Result.MISMATCHED_PASSWORDS
+    return None
+
+
+def clean_locale(value: str | None) -> str:
+    """A syntactically valid language tag, or '' (which means: use the default)."""
+    if not value or not _LOCALE.match(value):
+        return ""
+    return value.replace("_", "-")

@@ -1,0 +1,1 @@
+"""The web layer: thin HTTP handlers over the flows, HTML pages and a JSON API."""

@@ -1,0 +1,91 @@
+"""The JSON API over the same flows as the pages, documented at /openapi.json."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse
+
+from keycloak_pwreset.results import Result, message_for
+from keycloak_pwreset.services import Services
+
+
+class ResetRequest(BaseModel):
+    identifier: str = Field(default="", description="Email address or username")
+    locale: str | None = Field(default=None, description="BCP 47 language tag for the email")
+
+
+class ResetCompletion(BaseModel):
+    token: str = ""
+    password: str = ""
+    password_confirmation: str = ""
+
+
+class Outcome(BaseModel):
+    result: str = Field(description="A result code, e.g. success or recovery_token_expired")
+    message: str
+
+
+def outcome(result: Result, status_code: int) -> JSONResponse:
+    return JSONResponse(
+        {"result": result.value, "message": message_for(result)}, status_code=status_code
+    )
+
+
+def api_status(result: Result) -> int:
+    if result is Result.SUCCESS:
+        return 200
+    if result is Result.RECOVERY_TOKEN_EXPIRED:
+        return 410
+    if result is Result.SERVICE_UNAVAILABLE:
+        return 503
+    return 400
+
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": Outcome, "description": "Invalid input or a password rule not met"},
+    413: {"model": Outcome, "description": "Request body too large"},
+}
+
+
+def build_router(services: Services) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["password resets"])
+
+    @router.post(
+        "/password-resets",
+        status_code=202,
+        response_model=Outcome,
+        responses=ERRORS,
+        summary="Ask for a reset link (same answer whether or not the account exists)",
+    )
+    async def request_reset(body: ResetRequest) -> JSONResponse:
+        result = await asyncio.to_thread(services.reset.request, body.identifier, body.locale or "")
+        if result is not Result.SUCCESS:
+            return outcome(result, 400)
+        return JSONResponse(
+            {
+                "result": "success",
+                "message": "If an account matches, an email with a link is on its way.",
+            },
+            status_code=202,
+        )
+
+    @router.post(
+        "/password-resets/complete",
+        response_model=Outcome,
+        responses={
+            **ERRORS,
+            410: {"model": Outcome, "description": "Link expired, used, superseded or unknown"},
+            503: {"model": Outcome, "description": "Keycloak unavailable; nothing changed"},
+        },
+        summary="Set the new password with the token from the email",
+    )
+    async def complete_reset(body: ResetCompletion) -> JSONResponse:
+        result = await asyncio.to_thread(
+            services.reset.complete, body.token, body.password, body.password_confirmation
+        )
+        return outcome(result, api_status(result))
+
+    return router

@@ -1,0 +1,64 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, Response
+
+from keycloak_pwreset import __version__
+from keycloak_pwreset.paths import themes_dir
+from keycloak_pwreset.results import Result, message_for
+from keycloak_pwreset.services import Services, template_dirs
+from keycloak_pwreset.web import api, pages
+from keycloak_pwreset.web.pages_render import PageRenderer
+from keycloak_pwreset.web.security import SecurityHeaders, content_security_policy
+
+
+def create_app(services: Services) -> FastAPI:
+    settings = services.settings
+    app = FastAPI(
+        title="keycloak-pwreset",
+        version=__version__,
+        # No interactive docs: they need inline scripts our CSP forbids, and
+        # the schema at /openapi.json is what clients use.
+        docs_url=None,
+        redoc_url=None,
+    )
+    renderer = PageRenderer(
+        template_dirs(), public_url=settings.public_url, site_name=settings.realm
+    )
+    app.include_router(pages.build_router(services, renderer))
+    app.include_router(api.build_router(services))
+    app.mount("/static", StaticFiles(directory=themes_dir() / "static"), name="static")
+    app.add_middleware(
+        SecurityHeaders,
+        csp=content_security_policy([settings.effective_login_url]),
+        hsts=settings.secure_cookies,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_request: Request, exc: RequestValidationError) -> Response:
+        # Wrong types or malformed JSON: answer in the API's own terms, not 422.
+        missing = any(e.get("type") == "missing" for e in exc.errors())
+        result = Result.MISSING_VALUE if missing else Result.INVALID_CHARACTERS
+        return JSONResponse({"result": result.value, "message": message_for(result)}, 400)
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Database and Keycloak are reachable")
+    async def readyz() -> Response:
+        database = await asyncio.to_thread(services.db.ping)
+        keycloak = await asyncio.to_thread(services.gateway.ping)
+        body = {
+            "database": "ok" if database else "unreachable",
+            "keycloak": "ok" if keycloak else "unreachable",
+        }
+        return JSONResponse(body, status_code=200 if database and keycloak else 503)
+
+    return app

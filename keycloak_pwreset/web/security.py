@@ -1,0 +1,62 @@
+"""Security headers on every response, and a cap on request body size."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def content_security_policy(redirect_targets: list[str]) -> str:
+    # form-action also governs where a form's POST may redirect to (Chromium
+    # enforces it on redirects), so the login page's origin must be listed.
+    form_action = " ".join(["'self'", *sorted({o for o in map(origin_of, redirect_targets) if o})])
+    return (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        f"form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    def __init__(self, app: ASGIApp, *, csp: str, hsts: bool) -> None:
+        super().__init__(app)
+        self.headers = {
+            "Content-Security-Policy": csp,
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff",
+            # Token pages must never leak their URL to another site; no page
+            # of ours needs to send a referrer anywhere.
+            "Referrer-Policy": "no-referrer",
+            "Cross-Origin-Opener-Policy": "same-origin",
+            "Cache-Control": "no-store",
+        }
+        if hsts:
+            self.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            response: Response = JSONResponse(
+                {"result": "value_too_long", "message": "The request is too large."},
+                status_code=413,
+            )
+        else:
+            response = await call_next(request)
+        for name, value in self.headers.items():
+            if name == "Cache-Control" and request.url.path.startswith("/static/"):
+                continue
+            response.headers.setdefault(name, value)
+        return response

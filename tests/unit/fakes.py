@@ -1,0 +1,87 @@
+"""Small real fakes for unit tests: a Keycloak with a password policy, and a clock."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from keycloak_pwreset.errors import KeycloakUnavailable
+from keycloak_pwreset.gateway import KeycloakUser
+from keycloak_pwreset.results import Result
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@dataclass
+class FakeKeycloak:
+    """Users with passwords and a policy like a real realm: length(8), digits(1), history."""
+
+    users: dict[str, KeycloakUser] = field(default_factory=dict)
+    passwords: dict[str, list[str]] = field(default_factory=dict)
+    logouts: list[str] = field(default_factory=list)
+    down: bool = False
+    logout_down: bool = False
+    password_changes: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_user(
+        self, username: str, email: str, password: str = "Initial1pass", locale: str = ""
+    ) -> KeycloakUser:
+        user = KeycloakUser(
+            id=f"id-{username}", username=username, email=email,
+            first_name=username.title(), last_name="Tester", locale=locale,
+        )
+        self.users[user.id] = user
+        self.passwords[user.id] = [password]
+        return user
+
+    def _check_up(self) -> None:
+        if self.down:
+            raise KeycloakUnavailable("Keycloak is unreachable at http://fake")
+
+    def find_user(self, identifier: str) -> KeycloakUser | None:
+        self._check_up()
+        for user in self.users.values():
+            if identifier.lower() in (user.email.lower(), user.username.lower()):
+                return user
+        return None
+
+    def get_user(self, user_id: str) -> KeycloakUser | None:
+        self._check_up()
+        return self.users.get(user_id)
+
+    def set_password(self, user_id: str, password: str) -> Result:
+        self._check_up()
+        if len(password) < 8:
+            return Result.INVALID_PASSWORD_LENGTH
+        if not any(ch.isdigit() for ch in password):
+            return Result.MUST_CONTAIN_NUMBERS_AND_CHARACTERS
+        if password.lower() == self.users[user_id].username.lower():
+            return Result.PASSWORD_CONTAINS_IDENTITY
+        with self._lock:
+            if password in self.passwords[user_id][-3:]:
+                return Result.VIOLATING_REUSE_RULES
+            self.passwords[user_id].append(password)
+            self.password_changes += 1
+        return Result.SUCCESS
+
+    def logout(self, user_id: str) -> None:
+        if self.logout_down:
+            raise KeycloakUnavailable("Keycloak is unreachable at http://fake")
+        self.logouts.append(user_id)
+
+    def ping(self) -> bool:
+        return not self.down
+
+    def current_password(self, user_id: str) -> str:
+        return self.passwords[user_id][-1]
