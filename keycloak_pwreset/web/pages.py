@@ -45,6 +45,8 @@ def build_router(services: Services, pages: PageRenderer) -> APIRouter:
         cookie = request.cookies.get(CSRF_COOKIE)
         value = cookie if cookie and len(cookie) <= 100 else csrf.new_cookie_value()
         fresh = value != cookie
+        context.setdefault("error", None)
+        context.setdefault("result", None)
         response = pages.render(
             template,
             status_code,

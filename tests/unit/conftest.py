@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -48,8 +49,10 @@ def transport() -> MemoryTransport:
 
 
 @pytest.fixture
-def db() -> Iterator[Database]:
-    database = open_database("sqlite://")
+def db(tmp_path: Path) -> Iterator[Database]:
+    # A real file, not :memory:: one in-memory connection cannot be shared by
+    # concurrent threads, and the concurrency tests need real transactions.
+    database = open_database(f"sqlite:///{tmp_path / 'store.db'}")
     yield database
     database.dispose()
 

@@ -1,0 +1,81 @@
+"""`demo`: a real Keycloak, a mail sink and the service on this machine, ready to click through."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from keycloak_pwreset.demo.keycloak_dist import default_cache_dir
+from keycloak_pwreset.demo.smtp_sink import MailViewer, SmtpSink
+from keycloak_pwreset.demo.stack import (
+    DEMO_USER,
+    KeycloakHandle,
+    ServiceHandle,
+    fresh_dir,
+)
+
+REALM = "demo"
+
+
+def progress(line: str) -> None:
+    print(f"  {line}", flush=True)  # noqa: T201
+
+
+def run_demo(*, port: int, keycloak_port: int) -> int:
+    work = fresh_dir(default_cache_dir() / "demo")
+    print("keycloak-pwreset demo: starting everything on 127.0.0.1 …", flush=True)  # noqa: T201
+    stack: list[KeycloakHandle | SmtpSink | MailViewer | ServiceHandle] = []
+    try:
+        keycloak = KeycloakHandle.start(work, port=keycloak_port, progress=progress)
+        stack.append(keycloak)
+        progress(f"Creating realm {REALM!r} with a demo user …")
+        realm = keycloak.new_realm(REALM)
+        keycloak.add_user(REALM, DEMO_USER)
+        sink = SmtpSink(mail_dir=work / "mails")
+        sink.start()
+        stack.append(sink)
+        viewer = MailViewer(sink)
+        viewer.start()
+        stack.append(viewer)
+        service = ServiceHandle.start(realm, sink, work / "service", port=port)
+        stack.append(service)
+        print_welcome(keycloak, service, viewer, sink)
+        wait_for_interrupt()
+    finally:
+        print("\nStopping …", flush=True)  # noqa: T201
+        for part in reversed(stack):
+            part.stop()
+    return 0
+
+
+def print_welcome(
+    keycloak: KeycloakHandle, service: ServiceHandle, viewer: MailViewer, sink: SmtpSink
+) -> None:
+    kc = keycloak.server
+    lines = [
+        "",
+        "Ready. Try a password reset:",
+        f"  1. Open          {service.url}/forgot-password",
+        f"  2. Enter         {DEMO_USER.email}  (or the username {DEMO_USER.username})",
+        f"  3. Read the mail {viewer.url}   (also saved as files in {sink.mail_dir})",
+        "  4. Follow the link and choose a new password (the realm wants 8+ characters,",
+        "     upper and lower case and a digit; try a weak one first to see the rule).",
+        f"  5. Sign in at    {kc.url}/realms/{REALM}/account",
+        "",
+        f"Keycloak admin console: {kc.url}/admin  (user {kc.admin_user}, "
+        f"password {kc.admin_password})",
+        f"Demo user: {DEMO_USER.username} / {DEMO_USER.password}",
+        f"API schema: {service.url}/openapi.json",
+        "Press Ctrl-C to stop everything.",
+    ]
+    print("\n".join(lines), flush=True)  # noqa: T201
+
+
+def wait_for_interrupt() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        return
