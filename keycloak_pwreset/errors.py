@@ -22,5 +22,9 @@ class KeycloakRejected(PwresetError):
     """Keycloak refused an admin call for a reason we did not expect (4xx)."""
 
 
+class AccountNotFound(KeycloakRejected):
+    """The account does not exist (any more): Keycloak answered 404."""
+
+
 class MailDeliveryError(PwresetError):
     """The SMTP server could not be reached or refused the message."""

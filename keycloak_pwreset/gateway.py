@@ -21,7 +21,7 @@ import requests
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 
-from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.errors import AccountNotFound, KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.password_policy import error_key, result_for_error
 from keycloak_pwreset.results import Result
 
@@ -113,6 +113,8 @@ class KeycloakGateway:
             code = exc.response_code or 0
             if code >= 500:
                 raise KeycloakUnavailable(f"Keycloak answered {code} to {what}") from exc
+            if code == 404:
+                raise AccountNotFound(f"Keycloak has no such account (asked to {what})") from exc
             raise KeycloakRejected(f"Keycloak refused to {what} ({code})") from exc
 
     def _ensure_token(self) -> None:
@@ -158,9 +160,11 @@ class KeycloakGateway:
         return None
 
     def get_user(self, user_id: str) -> KeycloakUser | None:
+        # Only a 404 means the account is gone. A failed sign-in or a missing
+        # role must surface (and be retried), not read as "no such user".
         try:
             rep = self._call("read a user", self._admin.get_user, user_id)
-        except KeycloakRejected:
+        except AccountNotFound:
             return None
         return user_from_representation(rep) if rep.get("enabled") else None
 
@@ -178,6 +182,8 @@ class KeycloakGateway:
             result = result_for_error(error_key(exc.response_body), self.password_policy())
             if code == 400 and result is not None:
                 return result
+            if code == 404:
+                raise AccountNotFound("Keycloak has no such account") from exc
             raise KeycloakRejected(f"Keycloak refused to set the password ({code})") from exc
         return Result.SUCCESS
 

@@ -53,7 +53,8 @@ class SmtpSettings(BaseModel):
 class MailSettings(BaseModel):
     # The From address may differ from the SMTP login (an alias); the SMTP
     # server must be allowed to send for it.
-    from_address: str = "no-reply@localhost"
+    # Required: a guessed default From would be rejected by real mail servers.
+    from_address: str
     from_name: str = ""
     reply_to: str | None = None
     # Envelope sender (MAIL FROM / Return-Path): where bounces go. Defaults to
@@ -98,7 +99,7 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     log_level: str = "INFO"
     smtp: SmtpSettings = SmtpSettings()
-    mail: MailSettings = MailSettings()
+    mail: MailSettings
 
     @field_validator("keycloak_url", "public_url", "login_url")
     @classmethod
@@ -170,6 +171,16 @@ def env_name(location: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + "__".join(str(part) for part in location).upper()
 
 
+def _required(location: tuple[int | str, ...]) -> list[tuple[int | str, ...]]:
+    """A missing section (``mail``) is reported as its missing required fields."""
+    if len(location) == 1:
+        field = Settings.model_fields.get(str(location[0]))
+        model = field.annotation if field else None
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return [(*location, name) for name, f in model.model_fields.items() if f.is_required()]
+    return [location]
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read and validate the settings, or raise ConfigError with one line per problem."""
     config_file = os.environ.get(CONFIG_FILE_VAR)
@@ -178,11 +189,14 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        lines = []
+        lines: list[str] = []
         for error in exc.errors():
-            what = "is required" if error["type"] == "missing" else error["msg"]
-            what = what.removeprefix("Value error, ")
-            lines.append(f"{env_name(error['loc'])}: {what}")
+            if error["type"] == "missing":
+                lines.extend(f"{env_name(loc)}: is required" for loc in _required(error["loc"]))
+            else:
+                lines.append(
+                    f"{env_name(error['loc'])}: {error['msg']}".replace("Value error, ", "")
+                )
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
     except ValueError as exc:  # a malformed TOML file, for example
         raise ConfigError(f"invalid configuration: {exc}") from None

@@ -44,6 +44,6 @@ def check_new_password(password: str, confirmation: str) -> Result | None:
 
 def clean_locale(value: str | None) -> str:
     """A syntactically valid language tag, or '' (which means: use the default)."""
-    if not value or not _LOCALE.match(value):
+    if not value or not _LOCALE.fullmatch(value):
         return ""
     return value.replace("_", "-")

@@ -9,6 +9,7 @@ timing, and an SMTP outage cannot show up as an error only for real accounts).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.errors import AccountNotFound, KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.gateway import Gateway
 from keycloak_pwreset.mail.emails import send_password_changed_email, send_reset_email
 from keycloak_pwreset.mail.mailer import Mailer
@@ -77,13 +78,19 @@ class ResetFlow:
             return Result.RECOVERY_TOKEN_EXPIRED
         try:
             result = self.gateway.set_password(claimed.user_id, password)
+        except AccountNotFound:
+            # The account was deleted since the link was sent: the link is dead.
+            self.tokens.consume(claimed)
+            return Result.RECOVERY_TOKEN_EXPIRED
+        except KeycloakRejected as exc:
+            # Our own misconfiguration (a lost role, a rotated secret) is not
+            # the person's fault: keep their link working and tell the operator.
+            log.error("Keycloak refused the password change: %s", exc)
+            self.tokens.release(claimed.id)
+            return Result.SERVICE_UNAVAILABLE
         except KeycloakUnavailable:
             self.tokens.release(claimed.id)  # nothing changed: the link keeps working
             return Result.SERVICE_UNAVAILABLE
-        except KeycloakRejected:
-            # The account is gone or disabled since the link was sent.
-            self.tokens.consume(claimed)
-            return Result.RECOVERY_TOKEN_EXPIRED
         if result is not Result.SUCCESS:
             self.tokens.release(claimed.id)
             return result
@@ -150,4 +157,5 @@ class ResetFlow:
         )
 
     def process_logout(self, payload: dict[str, Any]) -> None:
-        self.gateway.logout(str(payload["user_id"]))
+        with contextlib.suppress(AccountNotFound):  # no account, no sessions: done
+            self.gateway.logout(str(payload["user_id"]))

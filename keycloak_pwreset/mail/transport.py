@@ -33,7 +33,11 @@ class SmtpTransport:
             return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=context)
         client = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
         if s.security is SmtpSecurity.STARTTLS:
-            client.starttls(context=context)
+            try:
+                client.starttls(context=context)
+            except (OSError, smtplib.SMTPException):
+                client.close()
+                raise
         return client
 
     def open(self) -> smtplib.SMTP:

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -52,11 +52,27 @@ def make_engine(url: str) -> Engine:
             kwargs["poolclass"] = StaticPool  # one shared in-memory database
     try:
         engine = create_engine(url, **kwargs)
-    except (SQLAlchemyError, ValueError) as exc:
-        raise ConfigError(f"KCPR_DATABASE_URL: cannot use {url!r}: {exc}") from None
+    except (SQLAlchemyError, ValueError, ImportError) as exc:
+        raise ConfigError(
+            f"KCPR_DATABASE_URL: cannot use {_redact(url)}: {first_line(exc)}"
+        ) from None
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def first_line(exc: BaseException) -> str:
+    """SQLAlchemy appends a second line with a documentation link; one line is enough."""
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        return "(unparsable URL)"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -83,5 +99,7 @@ def open_database(url: str) -> Database:
     try:
         migrate(engine)
     except SQLAlchemyError as exc:
-        raise ConfigError(f"KCPR_DATABASE_URL: cannot open the database: {exc}") from None
+        raise ConfigError(
+            f"KCPR_DATABASE_URL: cannot open the database: {first_line(exc)}"
+        ) from None
     return Database(engine)

@@ -39,6 +39,8 @@ class OutboxJob:
 def backoff(attempts: int) -> timedelta:
     """Exponential delay with jitter, so that many failed rows do not retry in lockstep."""
     exponent = min(max(attempts - 1, 0), 20)
+    # Jitter applies after the cap (so MAX_DELAY is nominal, ±20%): capped
+    # rows must not fall into lockstep either.
     delay = min(BASE_DELAY * (1 << exponent), MAX_DELAY)
     return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
 

@@ -38,8 +38,12 @@ class FakeKeycloak:
         self, username: str, email: str, password: str = "Initial1pass", locale: str = ""
     ) -> KeycloakUser:
         user = KeycloakUser(
-            id=f"id-{username}", username=username, email=email,
-            first_name=username.title(), last_name="Tester", locale=locale,
+            id=f"id-{username}",
+            username=username,
+            email=email,
+            first_name=username.title(),
+            last_name="Tester",
+            locale=locale,
         )
         self.users[user.id] = user
         self.passwords[user.id] = [password]

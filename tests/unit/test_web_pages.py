@@ -55,18 +55,14 @@ def test_known_and_unknown_accounts_get_identical_responses(client: TestClient) 
     assert dict(known.headers) == dict(unknown.headers)  # type: ignore[attr-defined]
 
 
-def test_post_without_csrf_token_is_refused(
-    client: TestClient, services: Services
-) -> None:
+def test_post_without_csrf_token_is_refused(client: TestClient, services: Services) -> None:
     client.get("/forgot-password")
     response = client.post("/forgot-password", data={"identifier": "alice"})
     assert response.status_code == 400
     assert services.outbox.pending_count() == 0
 
 
-def test_csrf_token_from_another_browser_is_refused(
-    client: TestClient, services: Services
-) -> None:
+def test_csrf_token_from_another_browser_is_refused(client: TestClient, services: Services) -> None:
     other = TestClient(create_app(services), base_url=PUBLIC_URL)
     stolen = csrf_of(other.get("/forgot-password").text)
     client.get("/forgot-password")
@@ -174,7 +170,11 @@ def test_success_page_when_no_login_url(
     keycloak: FakeKeycloak, transport: MemoryTransport, db: object, clock: FakeClock
 ) -> None:
     services = build_services(
-        make_settings(login_url=""), gateway=keycloak, transport=transport, db=db, clock=clock  # type: ignore[arg-type]
+        make_settings(login_url=""),
+        gateway=keycloak,
+        transport=transport,
+        db=db,
+        clock=clock,  # type: ignore[arg-type]
     )
     client = TestClient(create_app(services), base_url=PUBLIC_URL)
     ask_for_link(client, "alice")
@@ -193,7 +193,10 @@ def test_service_under_a_path_prefix(
 ) -> None:
     services = build_services(
         make_settings(public_url="https://example.org/account-help"),
-        gateway=keycloak, transport=transport, db=db, clock=clock,  # type: ignore[arg-type]
+        gateway=keycloak,
+        transport=transport,
+        db=db,
+        clock=clock,  # type: ignore[arg-type]
     )
     client = TestClient(create_app(services), base_url=PUBLIC_URL)
     page = client.get("/forgot-password")

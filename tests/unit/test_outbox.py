@@ -1,0 +1,258 @@
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from keycloak_pwreset.store import outbox as outbox_module
+from keycloak_pwreset.store.db import Database, open_database
+from keycloak_pwreset.store.models import OutboxItem
+from keycloak_pwreset.store.outbox import (
+    BASE_DELAY,
+    LEASE,
+    MAX_ATTEMPTS,
+    MAX_DELAY,
+    Outbox,
+    OutboxJob,
+    backoff,
+)
+from tests.unit.fakes import FakeClock
+
+
+@pytest.fixture
+def outbox(db: Database, clock: FakeClock) -> Outbox:
+    return Outbox(db, clock)
+
+
+def item(db: Database, item_id: int) -> OutboxItem | None:
+    with db.session() as session:
+        return session.get(OutboxItem, item_id)
+
+
+def test_add_then_lease_returns_the_job(outbox: Outbox, db: Database, clock: FakeClock) -> None:
+    item_id = outbox.add("reset_request", {"identifier": "alice", "locale": "de"})
+    assert outbox.pending_count() == 1
+    [job] = outbox.lease_due()
+    assert job == OutboxJob(item_id, "reset_request", {"identifier": "alice", "locale": "de"}, 1)
+    row = item(db, item_id)
+    assert row is not None
+    assert row.locked_until == clock.now + LEASE
+    assert row.attempts == 1
+
+
+def test_complete_deletes_the_item(outbox: Outbox, db: Database) -> None:
+    outbox.add("a", {})
+    [job] = outbox.lease_due()
+    outbox.complete(job.id)
+    assert item(db, job.id) is None
+    assert outbox.pending_count() == 0
+    assert outbox.lease_due() == []
+
+
+def test_lease_respects_the_limit_and_order(outbox: Outbox) -> None:
+    ids = [outbox.add("k", {"n": n}) for n in range(5)]
+    first = outbox.lease_due(limit=2)
+    assert [job.id for job in first] == ids[:2]
+    rest = outbox.lease_due(limit=10)
+    assert [job.id for job in rest] == ids[2:]
+
+
+def test_leased_items_are_not_leased_again_until_the_lease_runs_out(
+    outbox: Outbox, clock: FakeClock
+) -> None:
+    item_id = outbox.add("k", {})
+    assert [job.id for job in outbox.lease_due()] == [item_id]
+    assert outbox.lease_due() == []
+    clock.advance(seconds=LEASE.total_seconds() - 1)
+    assert outbox.lease_due() == []
+    assert outbox.pending_count() == 1  # leased work is still pending
+    clock.advance(seconds=2)
+    [again] = outbox.lease_due()
+    assert again.id == item_id
+    assert again.attempts == 2  # the crashed attempt counts
+
+
+def test_items_added_in_the_future_of_a_lease_are_due_immediately(
+    outbox: Outbox, clock: FakeClock
+) -> None:
+    outbox.add("k", {})
+    outbox.lease_due()
+    clock.advance(seconds=1)
+    newer = outbox.add("k", {"n": 2})
+    assert [job.id for job in outbox.lease_due()] == [newer]
+
+
+def test_retry_later_schedules_with_backoff(outbox: Outbox, db: Database, clock: FakeClock) -> None:
+    item_id = outbox.add("k", {})
+    [job] = outbox.lease_due()
+    when = outbox.retry_later(job, "SMTP down")
+    assert when is not None
+    delay = when - clock.now
+    assert BASE_DELAY * 0.8 <= delay <= BASE_DELAY * 1.2
+    row = item(db, item_id)
+    assert row is not None
+    assert row.next_attempt_at == when
+    assert row.locked_until is None
+    assert row.last_error == "SMTP down"
+    assert row.failed_at is None
+    assert outbox.next_due() == when
+
+    # Not due before its time, even though the lease is gone.
+    clock.now = when - timedelta(milliseconds=1)
+    assert outbox.lease_due() == []
+    clock.now = when
+    [again] = outbox.lease_due()
+    assert again.attempts == 2
+
+
+def test_retry_later_truncates_huge_errors(outbox: Outbox, db: Database) -> None:
+    outbox.add("k", {})
+    [job] = outbox.lease_due()
+    outbox.retry_later(job, "x" * 10_000)
+    row = item(db, job.id)
+    assert row is not None
+    assert len(row.last_error) == 2000
+
+
+def test_backoff_grows_and_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbox_module.random, "uniform", lambda low, high: 1.0)
+    delays = [backoff(n) for n in range(1, 25)]
+    assert delays[0] == BASE_DELAY
+    assert delays[1] == BASE_DELAY * 2
+    assert delays[2] == BASE_DELAY * 4
+    assert all(later >= earlier for earlier, later in itertools.pairwise(delays))
+    assert max(delays) == MAX_DELAY
+    assert delays[-1] == MAX_DELAY
+    assert backoff(MAX_ATTEMPTS) == MAX_DELAY
+    assert backoff(10**6) == MAX_DELAY  # no overflow on absurd attempt counts
+    assert backoff(0) == BASE_DELAY
+
+
+@pytest.mark.parametrize("factor", [0.8, 1.2])
+def test_backoff_jitter_bounds(monkeypatch: pytest.MonkeyPatch, factor: float) -> None:
+    requested: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        requested.append((low, high))
+        return factor
+
+    monkeypatch.setattr(outbox_module.random, "uniform", uniform)
+    assert backoff(1) == BASE_DELAY * factor
+    assert backoff(50) == MAX_DELAY * factor
+    assert requested == [(0.8, 1.2), (0.8, 1.2)]
+
+
+def test_backoff_jitter_is_real_and_within_twenty_percent() -> None:
+    for attempts in (1, 4, MAX_ATTEMPTS):
+        nominal = min(BASE_DELAY * (1 << min(attempts - 1, 20)), MAX_DELAY)
+        samples = [backoff(attempts) for _ in range(200)]
+        assert all(nominal * 0.8 <= s <= nominal * 1.2 for s in samples)
+        assert len(set(samples)) > 100  # not in lockstep
+        # MAX_DELAY caps the nominal delay; jitter may add at most 20 % to it.
+        assert max(samples) <= MAX_DELAY * 1.2
+
+
+def test_gives_up_after_max_attempts(outbox: Outbox, db: Database, clock: FakeClock) -> None:
+    item_id = outbox.add("k", {})
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        [job] = outbox.lease_due()
+        assert job.attempts == attempt
+        when = outbox.retry_later(job, f"failure {attempt}")
+        if attempt < MAX_ATTEMPTS:
+            assert when is not None
+            clock.now = when
+        else:
+            assert when is None
+    row = item(db, item_id)
+    assert row is not None
+    assert row.failed_at == clock.now
+    assert row.last_error == f"failure {MAX_ATTEMPTS}"
+    assert outbox.pending_count() == 0
+    assert outbox.next_due() is None
+    clock.advance(days=30)
+    assert outbox.lease_due() == []
+
+
+def test_retry_later_before_the_limit_does_not_give_up(outbox: Outbox, db: Database) -> None:
+    outbox.add("k", {})
+    [job] = outbox.lease_due()
+    almost = OutboxJob(job.id, job.kind, job.payload, MAX_ATTEMPTS - 1)
+    assert outbox.retry_later(almost, "e") is not None
+    row = item(db, job.id)
+    assert row is not None and row.failed_at is None
+
+
+def test_failed_items_do_not_block_others(outbox: Outbox, clock: FakeClock) -> None:
+    dead = outbox.add("k", {"n": 1})
+    [job] = outbox.lease_due()
+    outbox.retry_later(OutboxJob(job.id, job.kind, job.payload, MAX_ATTEMPTS), "gone")
+    alive = outbox.add("k", {"n": 2})
+    assert outbox.pending_count() == 1
+    assert [j.id for j in outbox.lease_due()] == [alive]
+    assert dead != alive
+
+
+def test_next_due_is_the_earliest_pending(outbox: Outbox, clock: FakeClock) -> None:
+    assert outbox.next_due() is None
+    start = clock.now
+    outbox.add("k", {})
+    clock.advance(minutes=1)
+    outbox.add("k", {})
+    assert outbox.next_due() == start
+
+
+def test_payload_is_a_copy(outbox: Outbox) -> None:
+    payload = {"identifier": "alice"}
+    outbox.add("k", payload)
+    payload["identifier"] = "mallory"
+    [job] = outbox.lease_due()
+    assert job.payload == {"identifier": "alice"}
+
+
+@pytest.fixture
+def two_databases(tmp_path: Path) -> Iterator[tuple[Database, Database]]:
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    first, second = open_database(url), open_database(url)
+    yield first, second
+    first.dispose()
+    second.dispose()
+
+
+def test_two_outboxes_on_one_file_never_lease_the_same_item_twice(
+    two_databases: tuple[Database, Database], clock: FakeClock
+) -> None:
+    first_db, second_db = two_databases
+    producer = Outbox(first_db, clock)
+    ids = {producer.add("k", {"n": n}) for n in range(60)}
+    workers = [Outbox(first_db, clock), Outbox(second_db, clock)] * 2
+    barrier = threading.Barrier(len(workers))
+    leased: list[list[int]] = [[] for _ in workers]
+    errors: list[BaseException] = []
+
+    def drain(index: int) -> None:
+        try:
+            barrier.wait(timeout=5)
+            # Bounded, so that a broken lease (handing items out again) fails
+            # the test instead of spinning forever.
+            while len(leased[index]) <= len(ids) and (jobs := workers[index].lease_due(limit=3)):
+                leased[index].extend(job.id for job in jobs)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drain, args=(i,)) for i in range(len(workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    everything = [job_id for batch in leased for job_id in batch]
+    assert sorted(everything) == sorted(ids)  # each leased exactly once
+    assert len(set(everything)) == len(everything)
+    with first_db.session() as session:
+        attempts = session.scalars(select(OutboxItem.attempts)).all()
+    assert set(attempts) == {1}
