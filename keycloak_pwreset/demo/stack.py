@@ -23,7 +23,7 @@ from keycloak_pwreset.settings import Settings, load_settings
 from keycloak_pwreset.web.app import create_app
 from keycloak_pwreset.web.server import BackgroundServer
 
-DEMO_PASSWORD_POLICY = (
+DEMO_PASSWORD_POLICY = (  # noqa: S105 - a policy, not a password
     "length(8) and digits(1) and upperCase(1) and lowerCase(1) and notUsername "
     "and passwordHistory(3)"
 )
