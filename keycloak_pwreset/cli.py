@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Libraries' chatter (every migration step, every SMTP connection of the
+    # demo's mail sink) would drown the lines a person needs to read.
+    for noisy in ("alembic", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         if args.command == "serve":
             from keycloak_pwreset.commands.serve import run_serve

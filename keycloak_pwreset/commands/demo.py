@@ -18,12 +18,12 @@ REALM = "demo"
 
 
 def progress(line: str) -> None:
-    print(f"  {line}", flush=True)  # noqa: T201
+    print(f"  {line}", flush=True)
 
 
 def run_demo(*, port: int, keycloak_port: int) -> int:
     work = fresh_dir(default_cache_dir() / "demo")
-    print("keycloak-pwreset demo: starting everything on 127.0.0.1 …", flush=True)  # noqa: T201
+    print("keycloak-pwreset demo: starting everything on 127.0.0.1 …", flush=True)
     stack: list[KeycloakHandle | SmtpSink | MailViewer | ServiceHandle] = []
     try:
         keycloak = KeycloakHandle.start(work, port=keycloak_port, progress=progress)
@@ -42,7 +42,7 @@ def run_demo(*, port: int, keycloak_port: int) -> int:
         print_welcome(keycloak, service, viewer, sink)
         wait_for_interrupt()
     finally:
-        print("\nStopping …", flush=True)  # noqa: T201
+        print("\nStopping …", flush=True)
         for part in reversed(stack):
             part.stop()
     return 0
@@ -68,14 +68,16 @@ def print_welcome(
         f"API schema: {service.url}/openapi.json",
         "Press Ctrl-C to stop everything.",
     ]
-    print("\n".join(lines), flush=True)  # noqa: T201
+    print("\n".join(lines), flush=True)
 
 
 def wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM.
+
+    Both are handled explicitly: a shell may start us with SIGINT ignored.
+    """
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass

