@@ -21,7 +21,12 @@ import requests
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 
-from keycloak_pwreset.errors import AccountNotFound, KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.errors import (
+    AccountNotFound,
+    KeycloakRejected,
+    KeycloakUnavailable,
+    PwresetError,
+)
 from keycloak_pwreset.password_policy import error_key, result_for_error
 from keycloak_pwreset.results import Result
 
@@ -103,19 +108,23 @@ class KeycloakGateway:
 
     # -- plumbing -----------------------------------------------------------
 
+    def _translate(self, exc: KeycloakError, what: str) -> PwresetError:
+        """Keycloak's exception in this product's terms: down, no such account, or refused."""
+        if isinstance(exc, KeycloakConnectionError):
+            return KeycloakUnavailable(f"Keycloak is unreachable at {self.server_url}")
+        code = exc.response_code or 0
+        if code >= 500:
+            return KeycloakUnavailable(f"Keycloak answered {code} to {what}")
+        if code == 404:
+            return AccountNotFound(f"Keycloak has no such account (asked to {what})")
+        return KeycloakRejected(f"Keycloak refused to {what} ({code})")
+
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         self._ensure_token()
         try:
             return fn(*args, **kwargs)
-        except KeycloakConnectionError as exc:
-            raise KeycloakUnavailable(f"Keycloak is unreachable at {self.server_url}") from exc
         except KeycloakError as exc:
-            code = exc.response_code or 0
-            if code >= 500:
-                raise KeycloakUnavailable(f"Keycloak answered {code} to {what}") from exc
-            if code == 404:
-                raise AccountNotFound(f"Keycloak has no such account (asked to {what})") from exc
-            raise KeycloakRejected(f"Keycloak refused to {what} ({code})") from exc
+            raise self._translate(exc, what) from exc
 
     def _ensure_token(self) -> None:
         # Fetch the service-account token up front (once; python-keycloak then
@@ -127,16 +136,14 @@ class KeycloakGateway:
                 return
             try:
                 self._connection.get_token()
-            except KeycloakConnectionError as exc:
-                raise KeycloakUnavailable(f"Keycloak is unreachable at {self.server_url}") from exc
             except KeycloakError as exc:
-                code = exc.response_code or 0
-                if code >= 500:
-                    raise KeycloakUnavailable(f"Keycloak answered {code} to sign-in") from exc
-                raise KeycloakRejected(
-                    f"the service account could not sign in to realm {self.realm!r} ({code}): "
-                    "check KCPR_CLIENT_ID and KCPR_CLIENT_SECRET"
-                ) from exc
+                error = self._translate(exc, "sign in")
+                if not isinstance(error, KeycloakUnavailable):
+                    error = KeycloakRejected(
+                        f"the service account could not sign in to realm {self.realm!r} "
+                        f"({exc.response_code}): check KCPR_CLIENT_ID and KCPR_CLIENT_SECRET"
+                    )
+                raise error from exc
 
     # -- users --------------------------------------------------------------
 
@@ -170,21 +177,17 @@ class KeycloakGateway:
 
     def set_password(self, user_id: str, password: str) -> Result:
         """Set a permanent password; a policy violation comes back as its result code."""
-        self._ensure_token()
         try:
-            self._admin.set_user_password(user_id, password, temporary=False)
-        except KeycloakConnectionError as exc:
-            raise KeycloakUnavailable(f"Keycloak is unreachable at {self.server_url}") from exc
-        except KeycloakError as exc:
-            code = exc.response_code or 0
-            if code >= 500:
-                raise KeycloakUnavailable(f"Keycloak answered {code} to set a password") from exc
-            result = result_for_error(error_key(exc.response_body), self.password_policy())
-            if code == 400 and result is not None:
-                return result
-            if code == 404:
-                raise AccountNotFound("Keycloak has no such account") from exc
-            raise KeycloakRejected(f"Keycloak refused to set the password ({code})") from exc
+            self._call(
+                "set a password", self._admin.set_user_password, user_id, password, temporary=False
+            )
+        except KeycloakRejected as exc:
+            cause = exc.__cause__
+            if isinstance(cause, KeycloakError) and cause.response_code == 400:
+                result = result_for_error(error_key(cause.response_body), self.password_policy())
+                if result is not None:
+                    return result
+            raise
         return Result.SUCCESS
 
     def logout(self, user_id: str) -> None:

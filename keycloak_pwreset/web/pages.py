@@ -18,6 +18,7 @@ from keycloak_pwreset.web.pages_render import PageRenderer
 
 RESET_COOKIE = "kcpr_reset"
 SUCCESS_FLAG = ("kcpr_status", "password_changed")
+SESSION_EXPIRED = "Your session expired. Please submit the form again."
 
 
 def status_for(result: Result) -> int:
@@ -65,6 +66,21 @@ def build_router(services: Services, pages: PageRenderer) -> APIRouter:
             )
         return response
 
+    def form_again(
+        request: Request, template: str, result: Result | None, **context: object
+    ) -> Response:
+        """The form once more, with the message for ``result`` (None: the CSRF check failed)."""
+        if result is None:
+            return form_page(request, template, 400, error=SESSION_EXPIRED, **context)
+        return form_page(
+            request,
+            template,
+            status_for(result),
+            error=message_for(result),
+            result=result.value,
+            **context,
+        )
+
     async def read_form(request: Request) -> dict[str, str]:
         form = await request.form()
         return {k: v for k, v in form.items() if isinstance(v, str)}
@@ -81,25 +97,12 @@ def build_router(services: Services, pages: PageRenderer) -> APIRouter:
         form = await read_form(request)
         identifier = form.get("identifier") or form.get("email") or form.get("username") or ""
         if not csrf_ok(request, form):
-            return form_page(
-                request,
-                "forgot_password.html",
-                400,
-                error="Your session expired. Please submit the form again.",
-                identifier=identifier[:255],
-            )
+            return form_again(request, "forgot_password.html", None, identifier=identifier[:255])
         locale = clean_locale(form.get("locale") or request.query_params.get("kc_locale"))
         # The flow only writes an outbox row: run it off the event loop.
         result = await asyncio.to_thread(services.reset.request, identifier, locale)
         if result is not Result.SUCCESS:
-            return form_page(
-                request,
-                "forgot_password.html",
-                status_for(result),
-                error=message_for(result),
-                result=result.value,
-                identifier=identifier[:255],
-            )
+            return form_again(request, "forgot_password.html", result, identifier=identifier[:255])
         # The same page for every accepted request, account or not.
         return pages.render("forgot_password_sent.html")
 
@@ -131,12 +134,7 @@ def build_router(services: Services, pages: PageRenderer) -> APIRouter:
     async def reset_password_submit(request: Request) -> Response:
         form = await read_form(request)
         if not csrf_ok(request, form):
-            return form_page(
-                request,
-                "reset_password.html",
-                400,
-                error="Your session expired. Please submit the form again.",
-            )
+            return form_again(request, "reset_password.html", None)
         token = request.cookies.get(RESET_COOKIE, "")
         result = await asyncio.to_thread(
             services.reset.complete,
@@ -147,13 +145,7 @@ def build_router(services: Services, pages: PageRenderer) -> APIRouter:
         if result is Result.RECOVERY_TOKEN_EXPIRED:
             return pages.render("reset_expired.html", 400, message=message_for(result))
         if result is not Result.SUCCESS:
-            return form_page(
-                request,
-                "reset_password.html",
-                status_for(result),
-                error=message_for(result),
-                result=result.value,
-            )
+            return form_again(request, "reset_password.html", result)
         login_url = settings.effective_login_url
         if login_url:
             response: Response = RedirectResponse(with_query(login_url, *SUCCESS_FLAG), 303)

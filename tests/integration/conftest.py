@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 
 from keycloak_pwreset.demo.realm import RealmInfo
 from keycloak_pwreset.demo.smtp_sink import ReceivedMail, SmtpSink
+from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 
 FIGURES: dict[str, str] = {}
 
