@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 import statistics
 import time
@@ -113,30 +114,31 @@ def realm_secret(service: ServiceHandle) -> str:
 def test_request_timing_does_not_depend_on_the_account(
     service: ServiceHandle, account: Account
 ) -> None:
-    """A coarse guard here; the statistical test belongs to the security suite."""
+    """A coarse guard; the statistical test (KS, hundreds of samples) is the security suite's.
 
-    def median_ms(identifier: str, rounds: int = 25) -> float:
-        samples = []
-        with requests.Session() as http:
-            for _ in range(rounds):
-                started = time.perf_counter()
-                response = http.post(
-                    service.url + "/api/v1/password-resets",
-                    json={"identifier": identifier},
-                    timeout=10,
-                )
-                samples.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 202
-        return statistics.median(samples)
-
-    median_ms(account.user.email, 5)  # warm up connections and caches
-    known, unknown = [], []
-    for _ in range(3):  # interleaved, so drift hits both alike
-        known.append(median_ms(account.user.email))
-        unknown.append(median_ms("nobody-at-all@example.org"))
-    ratio = statistics.median(known) / statistics.median(unknown)
+    Known and unknown requests are shuffled together so that background work
+    (the worker sending the emails the known ones cause) hits both alike. A
+    synchronous Keycloak lookup in the request would add its whole round trip
+    to one side only and push the ratio far outside the bounds.
+    """
+    order = [account.user.email, "nobody-at-all@example.org"] * 60
+    random.Random(7).shuffle(order)
+    samples: dict[str, list[float]] = {identifier: [] for identifier in set(order)}
+    with requests.Session() as http:
+        for identifier in order[:10]:  # warm-up
+            http.post(service.url + "/api/v1/password-resets", json={"identifier": identifier})
+        for identifier in order:
+            started = time.perf_counter()
+            response = http.post(
+                service.url + "/api/v1/password-resets",
+                json={"identifier": identifier},
+                timeout=10,
+            )
+            samples[identifier].append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 202
+    known = statistics.median(samples[account.user.email])
+    unknown = statistics.median(samples["nobody-at-all@example.org"])
     FIGURES["reset request median known/unknown (ms)"] = (
-        f"{statistics.median(known):.2f} / {statistics.median(unknown):.2f} (ratio {ratio:.2f})"
+        f"{known:.2f} / {unknown:.2f} (ratio {known / unknown:.2f})"
     )
-    # A synchronous Keycloak lookup would add its full round trip for one side.
-    assert 0.67 < ratio < 1.5
+    assert 0.5 < known / unknown < 2.0
