@@ -26,5 +26,13 @@ class AccountNotFound(KeycloakRejected):
     """The account does not exist (any more): Keycloak answered 404."""
 
 
+class AccountExists(KeycloakRejected):
+    """Creating an account collided with an existing one (409)."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field  # "email" or "username"
+
+
 class MailDeliveryError(PwresetError):
     """The SMTP server could not be reached or refused the message."""

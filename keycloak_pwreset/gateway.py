@@ -14,7 +14,7 @@ import base64
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import requests
@@ -22,6 +22,7 @@ from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 
 from keycloak_pwreset.errors import (
+    AccountExists,
     AccountNotFound,
     KeycloakRejected,
     KeycloakUnavailable,
@@ -56,6 +57,36 @@ class KeycloakUser:
         return name or self.username
 
 
+@dataclass(frozen=True)
+class ExtraAttribute:
+    """A user-profile attribute the realm requires beyond username, email and names."""
+
+    name: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class SignupRules:
+    """What the realm demands of a new account."""
+
+    email_as_username: bool = True
+    duplicate_emails: bool = False
+    names_check_characters: bool = True
+    extra_attributes: tuple[ExtraAttribute, ...] = ()
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    email: str
+    first_name: str
+    last_name: str
+    password: str
+    username: str = ""
+    locale: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+
+
 class Gateway(Protocol):
     """What the flows need from Keycloak; the real one and test fakes implement it."""
 
@@ -64,6 +95,9 @@ class Gateway(Protocol):
     def set_password(self, user_id: str, password: str) -> Result: ...
     def logout(self, user_id: str) -> None: ...
     def ping(self) -> bool: ...
+    def find_user_by_email(self, email: str) -> KeycloakUser | None: ...
+    def signup_rules(self) -> SignupRules: ...
+    def create_user(self, account: NewAccount) -> Result: ...
 
 
 def user_from_representation(rep: dict[str, Any]) -> KeycloakUser:
@@ -105,6 +139,7 @@ class KeycloakGateway:
         self._admin = KeycloakAdmin(connection=self._connection)
         self._token_lock = threading.Lock()
         self._policy: tuple[float, str] | None = None
+        self._rules: tuple[float, SignupRules] | None = None
 
     # -- plumbing -----------------------------------------------------------
 
@@ -149,14 +184,14 @@ class KeycloakGateway:
 
     def find_user(self, identifier: str) -> KeycloakUser | None:
         """The one enabled account with this exact email or username, else None."""
-        for field in ("email", "username"):
+        for attr in ("email", "username"):
             reps = self._call(
-                "search users", self._admin.get_users, {field: identifier, "exact": "true"}
+                "search users", self._admin.get_users, {attr: identifier, "exact": "true"}
             )
             matches = [
                 r
                 for r in reps
-                if r.get("enabled") and str(r.get(field, "")).lower() == identifier.lower()
+                if r.get("enabled") and str(r.get(attr, "")).lower() == identifier.lower()
             ]
             if len(matches) == 1:
                 return user_from_representation(matches[0])
@@ -165,6 +200,62 @@ class KeycloakGateway:
                 # account was meant, so we write to none of them.
                 return None
         return None
+
+    def find_user_by_email(self, email: str) -> KeycloakUser | None:
+        """Any account (enabled or not) with this exact email: sign-up must not duplicate it."""
+        reps = self._call("search users", self._admin.get_users, {"email": email, "exact": "true"})
+        for rep in reps:
+            if str(rep.get("email", "")).lower() == email.lower():
+                return user_from_representation(rep)
+        return None
+
+    def create_user(self, account: NewAccount) -> Result:
+        """Create an enabled, verified account with its password, atomically.
+
+        The password travels inside the create call: Keycloak then checks the
+        policy in the same transaction, answers with the specific rule's key
+        (Keycloak 26), and creates nothing when the password is refused.
+        """
+        attributes = {name: [value] for name, value in account.attributes.items()}
+        if account.locale:
+            attributes["locale"] = [account.locale]
+        payload: dict[str, Any] = {
+            "username": account.username or account.email,
+            "email": account.email,
+            "firstName": account.first_name,
+            "lastName": account.last_name,
+            "enabled": True,
+            "emailVerified": True,
+            "attributes": attributes,
+            "credentials": [{"type": "password", "value": account.password, "temporary": False}],
+        }
+        if account.groups:
+            payload["groups"] = list(account.groups)
+        try:
+            self._call("create an account", self._admin.create_user, payload)
+        except KeycloakRejected as exc:
+            cause = exc.__cause__
+            body = cause.response_body if isinstance(cause, KeycloakError) else None
+            code = cause.response_code if isinstance(cause, KeycloakError) else None
+            if code == 409:
+                which = "username" if b"username" in (body or b"") else "email"
+                raise AccountExists(f"an account with this {which} exists", field=which) from exc
+            result = result_for_error(error_key(body), self.password_policy())
+            if code == 400 and result is not None:
+                return result
+            raise
+        return Result.SUCCESS
+
+    def signup_rules(self) -> SignupRules:
+        """The realm's sign-up settings and required profile attributes, cached briefly."""
+        now = time.monotonic()
+        if self._rules and now - self._rules[0] < POLICY_CACHE_SECONDS:
+            return self._rules[1]
+        realm = self._call("read the realm", self._admin.get_realm, self.realm)
+        profile = self._call("read the user profile", self._admin.get_realm_users_profile)
+        rules = rules_from(realm, profile)
+        self._rules = (now, rules)
+        return rules
 
     def get_user(self, user_id: str) -> KeycloakUser | None:
         # Only a 404 means the account is gone. A failed sign-in or a missing
@@ -227,6 +318,37 @@ class KeycloakGateway:
         except requests.RequestException:
             return False
         return response.status_code == 200
+
+
+BUILT_IN_ATTRIBUTES = {"username", "email", "firstName", "lastName"}
+
+
+def rules_from(realm: dict[str, Any], profile: dict[str, Any]) -> SignupRules:
+    extra: list[ExtraAttribute] = []
+    names_check = False
+    for attribute in profile.get("attributes", []):
+        name = str(attribute.get("name", ""))
+        validations = attribute.get("validations") or {}
+        if name in ("firstName", "lastName") and "person-name-prohibited-characters" in validations:
+            names_check = True
+        required = attribute.get("required") or None
+        if name in BUILT_IN_ATTRIBUTES or not required:
+            continue
+        # "required" may be limited to some roles or scopes; for a person
+        # signing up (role "user", no extra scope) it applies when it names
+        # the user role, or names no roles at all.
+        roles = required.get("roles") or ["user"]
+        if "user" in roles and not required.get("scopes"):
+            display = str(attribute.get("displayName") or name)
+            if display.startswith("${"):
+                display = name
+            extra.append(ExtraAttribute(name, display))
+    return SignupRules(
+        email_as_username=bool(realm.get("registrationEmailAsUsername")),
+        duplicate_emails=bool(realm.get("duplicateEmailsAllowed")),
+        names_check_characters=names_check,
+        extra_attributes=tuple(extra),
+    )
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:

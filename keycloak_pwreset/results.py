@@ -28,6 +28,13 @@ class Result(StrEnum):
     INVALID_CHARACTERS = "invalid_characters"
     # Keycloak is down: nothing was changed and the link still works.
     SERVICE_UNAVAILABLE = "service_unavailable"
+    # Sign-up.
+    INVALID_EMAIL = "invalid_email"
+    INVALID_NAME = "invalid_name"
+    INVALID_USERNAME = "invalid_username"
+    USERNAME_TAKEN = "username_taken"
+    # Only ever said to someone who proved they own the email address.
+    ACCOUNT_EXISTS = "account_exists"
 
 
 MESSAGES: dict[Result, str] = {
@@ -53,6 +60,20 @@ MESSAGES: dict[Result, str] = {
     Result.INVALID_CHARACTERS: "One of the values contains characters that are not allowed.",
     Result.SERVICE_UNAVAILABLE: (
         "The service is temporarily unavailable. Nothing was changed; please try again later."
+    ),
+    Result.INVALID_EMAIL: "Please enter a valid email address.",
+    Result.INVALID_NAME: (
+        'Names may not contain any of these characters: < > & " $ % ! # ? § ; * ~ / \\ | ^ = '
+        "[ ] { } ( )"
+    ),
+    Result.INVALID_USERNAME: (
+        "Usernames need 3 to 255 characters, without spaces or any of < > & \" ' $ % ! # ? ; * "
+        "~ / \\ | ^ = [ ] { } ( ) ` ,"
+    ),
+    Result.USERNAME_TAKEN: "This username is already taken. Please choose another one.",
+    Result.ACCOUNT_EXISTS: (
+        "An account with this email address already exists. Sign in, or reset your password "
+        "if you forgot it."
     ),
 }
 

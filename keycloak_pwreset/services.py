@@ -8,6 +8,7 @@ from pathlib import Path
 
 from keycloak_pwreset.clock import Clock, utc_now
 from keycloak_pwreset.flows.reset import ResetFlow
+from keycloak_pwreset.flows.signup import SignupFlow
 from keycloak_pwreset.gateway import Gateway, KeycloakGateway
 from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.mail.message import Sender
@@ -30,6 +31,7 @@ class Services:
     outbox: Outbox
     tokens: TokenStore
     reset: ResetFlow
+    signup: SignupFlow
     worker: Worker
 
     def close(self) -> None:
@@ -77,9 +79,21 @@ def build_services(
         ttl=timedelta(minutes=settings.token_ttl_minutes),
         site_name=settings.realm,
     )
-    worker = Worker(outbox, reset.handlers(), poll_seconds=settings.worker_poll_seconds)
-    reset.wake_worker = worker.wake
-    return Services(settings, db, gateway, mailer, outbox, tokens, reset, worker)
+    signup = SignupFlow(
+        tokens=tokens,
+        outbox=outbox,
+        gateway=gateway,
+        mailer=mailer,
+        public_url=settings.public_url,
+        ttl=timedelta(minutes=settings.token_ttl_minutes),
+        site_name=settings.realm,
+        default_groups=tuple(settings.signup_default_groups),
+    )
+    # Sign-up jobs already queued are still done after sign-up is switched off.
+    handlers = {**reset.handlers(), **signup.handlers()}
+    worker = Worker(outbox, handlers, poll_seconds=settings.worker_poll_seconds)
+    reset.wake_worker = signup.wake_worker = worker.wake
+    return Services(settings, db, gateway, mailer, outbox, tokens, reset, signup, worker)
 
 
 def template_dirs() -> list[Path]:

@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     login_url: str | None = None
     signup_enabled: bool = True
+    # Group paths every account created by sign-up joins, e.g. ["/customers"].
+    signup_default_groups: list[str] = Field(default_factory=list)
     # `serve` drains the outbox in-process unless a separate `worker` does it.
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=2.0, gt=0, le=60)

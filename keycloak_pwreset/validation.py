@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from email_validator import EmailNotValidError, validate_email
+
 from keycloak_pwreset.results import Result
 
 MAX_IDENTIFIER = 255  # Keycloak's username column; longer than any valid email (254)
@@ -47,3 +49,39 @@ def clean_locale(value: str | None) -> str:
     if not value or not _LOCALE.fullmatch(value):
         return ""
     return value.replace("_", "-")
+
+
+# Keycloak's default user profile validators (person-name-prohibited-characters
+# and username-prohibited-characters), mirrored so that the person hears about
+# a character the realm would refuse when they type it, not after the email.
+PERSON_NAME_PROHIBITED = frozenset('<>&"$%!#?§;*~/\\|^=[]{}()')
+USERNAME_PROHIBITED = frozenset("<>&\"'$%!#?§;*~/\\|^=[]{}()`,") | frozenset(" \t")
+
+
+def check_person_name(value: str, *, realm_checks_characters: bool = True) -> Result | None:
+    problem = check_field(value, MAX_NAME)
+    if problem:
+        return problem
+    if realm_checks_characters and any(ch in PERSON_NAME_PROHIBITED for ch in value):
+        return Result.INVALID_NAME
+    return None
+
+
+def check_username(value: str) -> Result | None:
+    problem = check_field(value, MAX_IDENTIFIER)
+    if problem:
+        return problem
+    if len(value) < 3 or any(ch in USERNAME_PROHIBITED or ch.isspace() for ch in value):
+        return Result.INVALID_USERNAME
+    return None
+
+
+def normalize_email(value: str) -> str | None:
+    """The address in the form Keycloak will store (domain lower-cased), or None if invalid."""
+    if not value or len(value) > 254 or has_control_characters(value):
+        return None
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return str(checked.normalized)

@@ -31,3 +31,30 @@ def send_password_changed_email(
         to_name=user.display_name,
         context={"user": user, "reset_url": reset_url, "site_name": site_name},
     )
+
+
+def send_signup_email(
+    mailer: Mailer, *, to: str, name: str, link: str, ttl_minutes: int, site_name: str
+) -> None:
+    mailer.send(
+        "signup",
+        to=to,
+        to_name=name,
+        context={"name": name, "link": link, "ttl_minutes": ttl_minutes, "site_name": site_name},
+    )
+
+
+def send_account_exists_email(
+    mailer: Mailer, *, to: str, name: str, reset_link: str, ttl_minutes: int, site_name: str
+) -> None:
+    mailer.send(
+        "account-exists",
+        to=to,
+        to_name=name,
+        context={
+            "name": name,
+            "reset_link": reset_link,
+            "ttl_minutes": ttl_minutes,
+            "site_name": site_name,
+        },
+    )

@@ -13,7 +13,8 @@ from keycloak_pwreset import __version__
 from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services, template_dirs
-from keycloak_pwreset.web import api, pages
+from keycloak_pwreset.web import api, pages, signup_api, signup_pages
+from keycloak_pwreset.web.forms import Forms
 from keycloak_pwreset.web.pages_render import PageRenderer
 from keycloak_pwreset.web.security import SecurityHeaders, content_security_policy
 
@@ -31,8 +32,13 @@ def create_app(services: Services) -> FastAPI:
     renderer = PageRenderer(
         template_dirs(), public_url=settings.public_url, site_name=settings.realm
     )
-    app.include_router(pages.build_router(services, renderer))
+    forms = Forms(settings, renderer)
+    app.include_router(pages.build_router(services, forms))
     app.include_router(api.build_router(services))
+    if settings.signup_enabled:
+        # Switched off, sign-up is simply absent: its pages and API answer 404.
+        app.include_router(signup_pages.build_router(services, forms))
+        app.include_router(signup_api.build_router(services))
     app.mount("/static", StaticFiles(directory=themes_dir() / "static"), name="static")
     app.add_middleware(
         SecurityHeaders,

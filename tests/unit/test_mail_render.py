@@ -34,9 +34,20 @@ def context_for(kind: str, user: KeycloakUser, site_name: str = "Example") -> di
             "reset_url": "https://help.example.org/forgot-password",
             "site_name": site_name,
         }
+    if kind == "signup":
+        return {"name": user.display_name, "link": LINK, "ttl_minutes": 60, "site_name": site_name}
+    if kind == "account-exists":
+        return {
+            "name": user.display_name,
+            "reset_link": LINK,
+            "ttl_minutes": 60,
+            "site_name": site_name,
+        }
     raise AssertionError(f"no test context for email kind {kind!r}: add one here")
 
 
+# Kinds sent to an existing account name it by username; sign-up kinds have none yet.
+NAMES_THE_ACCOUNT = {"reset", "password-changed"}
 KINDS = sorted(p.name for p in EMAILS.iterdir() if p.is_dir())
 
 
@@ -60,7 +71,8 @@ def test_every_shipped_kind_renders(renderer: EmailRenderer, kind: str) -> None:
     assert "\n" not in rendered.subject
     assert "Hello Alice Liddell," in rendered.text
     assert "Hello Alice Liddell," in rendered.html
-    assert "(alice)" in rendered.text
+    if kind in NAMES_THE_ACCOUNT:
+        assert "(alice)" in rendered.text
     assert rendered.html.lstrip().lower().startswith("<!doctype html>")
     # Nothing left unrendered.
     for part in (rendered.subject, rendered.text, rendered.html):
@@ -103,14 +115,16 @@ def test_names_are_escaped_in_html_but_not_in_text(renderer: EmailRenderer, kind
     assert "<script>" not in rendered.html
     assert "&lt;script&gt;" in rendered.html
     assert "&amp; Sons" in rendered.html
-    assert "a&lt;b&gt;" in rendered.html
+    if kind in NAMES_THE_ACCOUNT:
+        assert "a&lt;b&gt;" in rendered.html
     assert "&amp;lt;" not in rendered.html  # escaped exactly once
     assert "&amp;amp;" not in rendered.html
     # The text body is never interpreted as markup: no entities there.
     assert "<script>alert('x')</script> O'Brien & Sons" in rendered.text
     assert "&lt;" not in rendered.text and "&amp;" not in rendered.text
     assert "&#39;" not in rendered.text
-    assert "(a<b>)" in rendered.text
+    if kind in NAMES_THE_ACCOUNT:
+        assert "(a<b>)" in rendered.text
 
 
 def test_link_is_attribute_escaped_in_html(renderer: EmailRenderer) -> None:

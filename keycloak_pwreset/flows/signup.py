@@ -1,0 +1,229 @@
+"""Email-verified sign-up: the Keycloak account exists only once the email is proven.
+
+Request: validate and record work in the outbox (the same answer whether or
+not the email has an account, so the form reveals nothing). Worker: no
+account yet → a sign-up token holding the pending details and a verification
+email; an account exists → an "you already have an account" email with a
+reset link, and nothing is created. Completion: claim the token, then create
+the enabled, verified account with its password in one Keycloak call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from keycloak_pwreset.errors import AccountExists, KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.flows import reset
+from keycloak_pwreset.gateway import Gateway, NewAccount, SignupRules
+from keycloak_pwreset.mail.emails import send_account_exists_email, send_signup_email
+from keycloak_pwreset.mail.mailer import Mailer
+from keycloak_pwreset.results import Result
+from keycloak_pwreset.store.outbox import Outbox
+from keycloak_pwreset.store.tokens import TokenInfo, TokenStore
+from keycloak_pwreset.validation import (
+    MAX_NAME,
+    check_field,
+    check_new_password,
+    check_person_name,
+    check_username,
+    clean_locale,
+    normalize_email,
+)
+
+log = logging.getLogger(__name__)
+
+PURPOSE = "signup"
+REQUEST_JOB = "signup_request"
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    email: str
+    first_name: str
+    last_name: str
+    username: str = ""
+    locale: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Completion:
+    result: Result
+    email: str = ""
+
+
+@dataclass
+class SignupFlow:
+    tokens: TokenStore
+    outbox: Outbox
+    gateway: Gateway
+    mailer: Mailer
+    public_url: str
+    ttl: timedelta
+    site_name: str
+    default_groups: tuple[str, ...] = ()
+    wake_worker: Callable[[], None] = lambda: None
+
+    # -- web side -----------------------------------------------------------
+
+    def rules(self) -> SignupRules:
+        return self.gateway.signup_rules()
+
+    def validate(self, request: SignupRequest, rules: SignupRules) -> Result | None:
+        """The first problem with the request, judged by the realm's rules; None if fine."""
+        checks = rules.names_check_characters
+        for name in (request.first_name, request.last_name):
+            problem = check_person_name(name, realm_checks_characters=checks)
+            if problem:
+                return problem
+        problem = check_field(request.email, 254)
+        if problem:
+            return problem
+        if normalize_email(request.email.strip()) is None:
+            return Result.INVALID_EMAIL
+        if not rules.email_as_username:
+            problem = check_username(request.username)
+            if problem:
+                return problem
+        for attribute in rules.extra_attributes:
+            problem = check_field(request.attributes.get(attribute.name, ""), MAX_NAME * 2)
+            if problem:
+                return problem
+        return None
+
+    def request(self, request: SignupRequest, rules: SignupRules) -> Result:
+        problem = self.validate(request, rules)
+        if problem:
+            return problem
+        email = normalize_email(request.email.strip()) or ""
+        self.outbox.add(
+            REQUEST_JOB,
+            {
+                "email": email,
+                "first_name": request.first_name.strip(),
+                "last_name": request.last_name.strip(),
+                "username": "" if rules.email_as_username else request.username.strip(),
+                "attributes": {a.name: request.attributes[a.name] for a in rules.extra_attributes},
+                "locale": clean_locale(request.locale),
+            },
+        )
+        self.wake_worker()
+        return Result.SUCCESS
+
+    def check(self, token: str) -> TokenInfo | None:
+        return self.tokens.find_live(token, PURPOSE)
+
+    def complete(
+        self, token: str, password: str, confirmation: str, username: str | None = None
+    ) -> Completion:
+        """Create the account; ``username`` replaces the pending one after a clash."""
+        pending = self.check(token) if token else None
+        if pending is None:
+            return Completion(Result.RECOVERY_TOKEN_EXPIRED)
+        problem = check_new_password(password, confirmation)
+        if problem is None and username is not None and pending.data.get("username"):
+            problem = check_username(username)
+        if problem:
+            return Completion(problem, pending.email)
+        claimed = self.tokens.claim(token, PURPOSE)
+        if claimed is None:
+            return Completion(Result.RECOVERY_TOKEN_EXPIRED)
+        data = claimed.data
+        account = NewAccount(
+            email=claimed.email,
+            first_name=str(data.get("first_name", "")),
+            last_name=str(data.get("last_name", "")),
+            password=password,
+            username=(username or str(data.get("username", ""))).strip(),
+            locale=claimed.locale,
+            attributes={str(k): str(v) for k, v in dict(data.get("attributes", {})).items()},
+            groups=self.default_groups,
+        )
+        return Completion(self._create(claimed, account), claimed.email)
+
+    def _create(self, claimed: TokenInfo, account: NewAccount) -> Result:
+        try:
+            result = self.gateway.create_user(account)
+        except AccountExists as exc:
+            if exc.field == "username":
+                self.tokens.release(claimed.id)  # let them pick another username
+                return Result.USERNAME_TAKEN
+            # Created elsewhere meanwhile (another completion, an admin): the
+            # link has done its job; the person can sign in or reset.
+            self.tokens.consume(claimed)
+            return Result.ACCOUNT_EXISTS
+        except KeycloakRejected as exc:
+            log.error("Keycloak refused to create an account: %s", exc)
+            self.tokens.release(claimed.id)
+            return Result.SERVICE_UNAVAILABLE
+        except KeycloakUnavailable:
+            self.tokens.release(claimed.id)  # nothing was created: the link keeps working
+            return Result.SERVICE_UNAVAILABLE
+        if result is not Result.SUCCESS:
+            self.tokens.release(claimed.id)
+            return result
+        self.tokens.consume(claimed)
+        log.info("sign-up completed", extra={"event": "signup_completed"})
+        return Result.SUCCESS
+
+    # -- worker side ----------------------------------------------------------
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
+        return {REQUEST_JOB: self.process_request}
+
+    def process_request(self, payload: dict[str, Any]) -> None:
+        email = str(payload["email"])
+        locale = str(payload.get("locale", ""))
+        rules = self.gateway.signup_rules()
+        existing = self.gateway.find_user_by_email(email)
+        if existing is not None and not rules.duplicate_emails:
+            self._tell_account_exists(existing.id, email, locale, payload)
+            return
+        token = self.tokens.issue(
+            purpose=PURPOSE,
+            ttl=self.ttl,
+            email=email,
+            locale=locale,
+            data={
+                "first_name": payload.get("first_name", ""),
+                "last_name": payload.get("last_name", ""),
+                "username": payload.get("username", ""),
+                "attributes": payload.get("attributes", {}),
+            },
+        )
+        send_signup_email(
+            self.mailer,
+            to=email,
+            name=_name(payload),
+            link=f"{self.public_url}/signup/complete?{urlencode({'token': token})}",
+            ttl_minutes=int(self.ttl.total_seconds() // 60),
+            site_name=self.site_name,
+        )
+        log.info("sign-up email sent", extra={"event": "signup_email_sent"})
+
+    def _tell_account_exists(
+        self, user_id: str, email: str, locale: str, payload: dict[str, Any]
+    ) -> None:
+        # A reset link, not a second account: whoever asked can only use it
+        # if they own the mailbox, and the form's answer revealed nothing.
+        token = self.tokens.issue(
+            purpose=reset.PURPOSE, ttl=self.ttl, user_id=user_id, email=email, locale=locale
+        )
+        send_account_exists_email(
+            self.mailer,
+            to=email,
+            name=_name(payload),
+            reset_link=f"{self.public_url}/reset-password?{urlencode({'token': token})}",
+            ttl_minutes=int(self.ttl.total_seconds() // 60),
+            site_name=self.site_name,
+        )
+        log.info("account-exists email sent", extra={"event": "signup_account_exists"})
+
+
+def _name(payload: dict[str, Any]) -> str:
+    return " ".join(f"{payload.get('first_name', '')} {payload.get('last_name', '')}".split())

@@ -1,0 +1,148 @@
+"""HTML pages of the sign-up flow: /signup and /signup/complete."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.flows.signup import SignupRequest
+from keycloak_pwreset.gateway import SignupRules
+from keycloak_pwreset.results import Result, message_for
+from keycloak_pwreset.services import Services
+from keycloak_pwreset.web.forms import Forms, with_query
+
+SIGNUP_COOKIE = "kcpr_signup"
+COMPLETE_PATH = "/signup/complete"
+ATTRIBUTE_PREFIX = "attr_"
+
+
+def request_from_form(form: dict[str, str], rules: SignupRules, locale: str) -> SignupRequest:
+    return SignupRequest(
+        email=form.get("email", ""),
+        first_name=form.get("first_name", ""),
+        last_name=form.get("last_name", ""),
+        username=form.get("username", ""),
+        locale=locale,
+        attributes={
+            a.name: form.get(ATTRIBUTE_PREFIX + a.name, "") for a in rules.extra_attributes
+        },
+    )
+
+
+def build_router(services: Services, forms: Forms) -> APIRouter:
+    settings = services.settings
+    flow = services.signup
+    router = APIRouter(include_in_schema=False)
+
+    async def realm_rules() -> SignupRules | None:
+        try:
+            return await asyncio.to_thread(flow.rules)
+        except (KeycloakUnavailable, KeycloakRejected):
+            return None
+
+    def unavailable() -> Response:
+        return forms.pages.render(
+            "notice.html",
+            503,
+            title="Sign-up",
+            kind="error",
+            result=Result.SERVICE_UNAVAILABLE.value,
+            message=message_for(Result.SERVICE_UNAVAILABLE),
+        )
+
+    @router.get("/signup")
+    async def signup_form(request: Request) -> Response:
+        rules = await realm_rules()
+        if rules is None:
+            return unavailable()
+        return forms.page(request, "signup.html", rules=rules, values={})
+
+    @router.post("/signup")
+    async def signup_submit(request: Request) -> Response:
+        form, valid = await forms.read(request)
+        rules = await realm_rules()
+        if rules is None:
+            return unavailable()
+        values = {k: v[:255] for k, v in form.items()}
+        if not valid:
+            return forms.again(request, "signup.html", None, rules=rules, values=values)
+        locale = form.get("locale") or request.query_params.get("kc_locale") or ""
+        signup = request_from_form(form, rules, locale)
+        result = await asyncio.to_thread(flow.request, signup, rules)
+        if result is not Result.SUCCESS:
+            return forms.again(request, "signup.html", result, rules=rules, values=values)
+        # The same answer whether or not the address already has an account.
+        return forms.pages.render("signup_sent.html")
+
+    @router.get(COMPLETE_PATH)
+    def complete_form(request: Request, token: str | None = None) -> Response:
+        if token is not None:
+            return forms.move_token_out_of_url(token, COMPLETE_PATH, SIGNUP_COOKIE)
+        pending = flow.check(forms.token_from_cookie(request, SIGNUP_COOKIE))
+        if pending is None:
+            return forms.expired("/signup")
+        return forms.page(request, "signup_complete.html", pending=pending, ask_username=False)
+
+    @router.post(COMPLETE_PATH)
+    async def complete_submit(request: Request) -> Response:
+        form, valid = await forms.read(request)
+        token = forms.token_from_cookie(request, SIGNUP_COOKIE)
+        pending = flow.check(token)
+        if pending is None:
+            return forms.expired("/signup")
+        if not valid:
+            return forms.again(
+                request, "signup_complete.html", None, pending=pending, ask_username=False
+            )
+        outcome = await asyncio.to_thread(
+            flow.complete,
+            token,
+            form.get("password", ""),
+            form.get("password_confirmation", ""),
+            form.get("username"),
+        )
+        result = outcome.result
+        if result is Result.RECOVERY_TOKEN_EXPIRED:
+            return forms.expired("/signup")
+        if result is Result.ACCOUNT_EXISTS:
+            response: Response = forms.pages.render(
+                "notice.html",
+                409,
+                title="Sign-up",
+                kind="error",
+                result=result.value,
+                message=message_for(result),
+                link="/forgot-password",
+            )
+        elif result is not Result.SUCCESS:
+            ask = result in (Result.USERNAME_TAKEN, Result.INVALID_USERNAME)
+            return forms.again(
+                request, "signup_complete.html", result, pending=pending, ask_username=ask
+            )
+        else:
+            response = success(outcome.email)
+        forms.forget_token(response, COMPLETE_PATH, SIGNUP_COOKIE)
+        return response
+
+    def success(email: str) -> Response:
+        login_url = settings.effective_login_url
+        if not login_url:
+            return forms.pages.render(
+                "notice.html",
+                201,
+                title="Welcome",
+                kind="success",
+                result="success",
+                message="Your account is ready. You can now sign in.",
+                link=None,
+            )
+        params = {"kcpr_status": "account_created"}
+        if login_url.startswith(settings.keycloak_url + "/"):
+            # Keycloak pre-fills its login form from login_hint.
+            params["login_hint"] = email
+        return RedirectResponse(with_query(login_url, **params), 303)
+
+    return router
