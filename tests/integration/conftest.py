@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from keycloak import KeycloakAdmin
 
 from keycloak_pwreset.demo.realm import RealmInfo
 from keycloak_pwreset.demo.smtp_sink import ReceivedMail, SmtpSink
@@ -65,6 +66,19 @@ def service(
     handle = ServiceHandle.start(realm, sink, tmp_path_factory.mktemp("service"))
     yield handle
     handle.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(keycloak: KeycloakHandle, realm: RealmInfo) -> KeycloakAdmin:
+    """Keycloak's admin API on the test realm, to look at what the service did."""
+    server = keycloak.server
+    return KeycloakAdmin(
+        server_url=server.url,
+        username=server.admin_user,
+        password=server.admin_password,
+        realm_name=realm.realm,
+        user_realm_name="master",
+    )
 
 
 @dataclass(frozen=True)

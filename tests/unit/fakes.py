@@ -6,8 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from keycloak_pwreset.errors import KeycloakUnavailable
-from keycloak_pwreset.gateway import KeycloakUser
+from keycloak_pwreset.errors import AccountExists, KeycloakUnavailable
+from keycloak_pwreset.gateway import KeycloakUser, NewAccount, SignupRules
 from keycloak_pwreset.results import Result
 
 
@@ -32,6 +32,8 @@ class FakeKeycloak:
     down: bool = False
     logout_down: bool = False
     password_changes: int = 0
+    rules: SignupRules = field(default_factory=SignupRules)
+    created: list[NewAccount] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_user(
@@ -86,6 +88,40 @@ class FakeKeycloak:
 
     def ping(self) -> bool:
         return not self.down
+
+    def find_user_by_email(self, email: str) -> KeycloakUser | None:
+        self._check_up()
+        return next((u for u in self.users.values() if u.email.lower() == email.lower()), None)
+
+    def signup_rules(self) -> SignupRules:
+        self._check_up()
+        return self.rules
+
+    def create_user(self, account: NewAccount) -> Result:
+        """Like Keycloak 26: the password is checked in the same transaction as the create."""
+        self._check_up()
+        username = account.username or account.email
+        with self._lock:
+            if any(u.username.lower() == username.lower() for u in self.users.values()):
+                raise AccountExists("an account with this username exists", field="username")
+            if not self.rules.duplicate_emails and self.find_user_by_email(account.email):
+                raise AccountExists("an account with this email exists", field="email")
+            if len(account.password) < 8:
+                return Result.INVALID_PASSWORD_LENGTH
+            if not any(ch.isdigit() for ch in account.password):
+                return Result.MUST_CONTAIN_NUMBERS_AND_CHARACTERS
+            user = KeycloakUser(
+                id=f"id-{username}",
+                username=username,
+                email=account.email,
+                first_name=account.first_name,
+                last_name=account.last_name,
+                locale=account.locale,
+            )
+            self.users[user.id] = user
+            self.passwords[user.id] = [account.password]
+            self.created.append(account)
+        return Result.SUCCESS
 
     def current_password(self, user_id: str) -> str:
         return self.passwords[user_id][-1]
