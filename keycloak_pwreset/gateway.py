@@ -257,6 +257,16 @@ class KeycloakGateway:
         self._rules = (now, rules)
         return rules
 
+    def missing_groups(self, paths: list[str]) -> list[str]:
+        """Those of the group paths that do not exist in the realm (for `check`)."""
+        missing = []
+        for path in paths:
+            try:
+                self._call("read a group", self._admin.get_group_by_path, path)
+            except AccountNotFound:  # a 404, whatever was looked up
+                missing.append(path)
+        return missing
+
     def get_user(self, user_id: str) -> KeycloakUser | None:
         # Only a 404 means the account is gone. A failed sign-in or a missing
         # role must surface (and be retried), not read as "no such user".

@@ -31,11 +31,17 @@ def check_keycloak(settings: Settings) -> list[str]:
         missing = gateway.missing_roles()
     except PwresetError as exc:
         return [f"Keycloak: {exc}"]
-    return [
+    problems = [
         f"Keycloak: the service account lacks the realm-management role {role!r} "
         f"(needed to {REQUIRED_ROLES[role]})"
         for role in missing
     ]
+    if settings.signup_enabled and not missing:
+        problems += [
+            f"Keycloak: group {path!r} (KCPR_SIGNUP_DEFAULT_GROUPS) does not exist"
+            for path in gateway.missing_groups(settings.signup_default_groups)
+        ]
+    return problems
 
 
 def check_smtp(settings: Settings) -> list[str]:

@@ -62,6 +62,9 @@ def print_welcome(
         "     upper and lower case and a digit; try a weak one first to see the rule).",
         f"  5. Sign in at    {kc.url}/realms/{REALM}/account",
         "",
+        f"Or sign up:        {service.url}/signup  (the account appears in Keycloak only",
+        "                   after the link in the email is followed and a password is set)",
+        "",
         f"Keycloak admin console: {kc.url}/admin  (user {kc.admin_user}, "
         f"password {kc.admin_password})",
         f"Demo user: {DEMO_USER.username} / {DEMO_USER.password}",

@@ -99,3 +99,17 @@ def test_check_reports_unreachable_keycloak(
     monkeypatch.setenv("KCPR_KEYCLOAK_URL", f"http://127.0.0.1:{free_port()}")
     assert main(["check"]) == 1
     assert "is not reachable at http://127.0.0.1:" in capsys.readouterr().out
+
+
+def test_check_names_a_missing_default_group(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    realm: RealmInfo,
+    sink: SmtpSink,
+) -> None:
+    configure(monkeypatch, realm, sink.port)
+    monkeypatch.setenv("KCPR_SIGNUP_DEFAULT_GROUPS", '["/no-such-group"]')
+    assert main(["check"]) == 1
+    assert "group '/no-such-group' (KCPR_SIGNUP_DEFAULT_GROUPS) does not exist" in (
+        capsys.readouterr().out
+    )
