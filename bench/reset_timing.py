@@ -77,7 +77,7 @@ def log(message: str) -> None:
 
 def kolmogorov_q(lam: float) -> float:
     """Q_KS(lambda) = 2 * sum_{j>=1} (-1)^(j-1) exp(-2 j^2 lambda^2), the asymptotic tail."""
-    if lam < 0.2:  # Q_KS(0.2) = 1 - 1e-10: the series converges slowly there and adds nothing
+    if lam < 0.2:  # Q_KS(0.2) = 1 - 5e-13; below it the series converges slowly
         return 1.0
     total = 0.0
     for j in range(1, 101):
@@ -284,6 +284,8 @@ def check_limits(args: argparse.Namespace, systems: list[str]) -> None:
         raise SystemExit(f"--rounds must be 1..{MAX_ROUNDS}")
     if not 0 <= args.warmup <= 100:
         raise SystemExit("--warmup must be 0..100")
+    if not 0 < args.max_minutes <= 120:
+        raise SystemExit("--max-minutes must be more than 0 and at most 120")
     if not 1 <= args.known_users <= 50:
         raise SystemExit("--known-users must be 1..50")
     total = (args.samples * args.rounds + args.warmup) * len(KINDS) * len(systems)
@@ -322,9 +324,7 @@ def configure_keycloak_mail(
     return str(info.get("systemInfo", {}).get("version", "unknown"))
 
 
-def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    systems = [KEYCLOAK, SERVICE_API] + ([] if args.no_form else [SERVICE_FORM])
-    check_limits(args, systems)
+def run(args: argparse.Namespace, systems: list[str], work: Path) -> dict[str, Any]:
     began = time.monotonic()
     deadline = began + args.max_minutes * 60
     facts = machine_facts()
@@ -375,10 +375,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     break
                 elapsed = SAMPLERS[system](target, target.identifier(system, kind), kind)
                 samples[system][kind][-1].append(elapsed)
-            log(f"round {round_no}/{args.rounds} done ({time.monotonic() - began:.0f} s)")
             if stopped_early:
-                log("deadline reached: stopping early")
+                log(f"deadline reached in round {round_no}: stopping early")
                 break
+            log(f"round {round_no}/{args.rounds} done ({time.monotonic() - began:.0f} s)")
 
         verification = verify_mail(target, sink, systems)
         sampled_seconds = time.monotonic() - began
@@ -465,15 +465,19 @@ def flatten(rounds: Iterable[list[float]]) -> list[float]:
 def table(figures: dict[str, Any]) -> str:
     systems: list[str] = figures["parameters"]["systems"]
     head = (
-        f"{'round':<6}{'system':<31}{'n/kind':>7}{'known ms':>10}{'unknown ms':>12}"
+        f"{'round':<6}{'system':<31}{'n/kind':>8}{'known ms':>10}{'unknown ms':>12}"
         f"{'ratio':>7}{'KS D':>7}{'KS p':>10}"
     )
     lines = [head, "-" * len(head)]
 
     def row(label: str, system: str, c: dict[str, Any]) -> str:
-        n = f"{c['n_known']}" if c["n_known"] == c["n_unknown"] else "?"
+        n = (
+            f"{c['n_known']}"
+            if c["n_known"] == c["n_unknown"]
+            else f"{c['n_known']}/{c['n_unknown']}"
+        )
         return (
-            f"{label:<6}{LABELS[system]:<31}{n:>7}{c['median_known_ms']:>10.2f}"
+            f"{label:<6}{LABELS[system]:<31}{n:>8}{c['median_known_ms']:>10.2f}"
             f"{c['median_unknown_ms']:>12.2f}{c['ratio']:>7.2f}{c['ks_d']:>7.3f}"
             f"{c['ks_p']:>10.2g}"
         )
@@ -512,6 +516,17 @@ def report(figures: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def no_nan(value: Any) -> Any:
+    """NaN (a cell without samples) as JSON null, so strict JSON readers accept the file."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [no_nan(v) for v in value]
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--samples", type=int, default=60, help="per kind, system and round")
@@ -525,11 +540,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-work-dir", action="store_true", help="keep Keycloak's files")
     args = parser.parse_args(argv)
 
+    systems = [KEYCLOAK, SERVICE_API] + ([] if args.no_form else [SERVICE_FORM])
+    check_limits(args, systems)
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="kcpr-bench-"))
     keep = args.keep_work_dir
     try:
-        figures = run(args, work)
+        figures = run(args, systems, work)
         figures["wall_seconds"] = round(time.monotonic() - started, 1)
     except BaseException:
         keep = True
@@ -540,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     print(report(figures))
     if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        args.json.write_text(json.dumps(no_nan(figures), indent=2, allow_nan=False) + "\n")
         log(f"figures written to {args.json}")
     return 0 if figures["verification"]["ok"] else 1
 
