@@ -7,6 +7,8 @@ maps onto one of these (see ``keycloak_pwreset.password_policy``).
 
 from enum import StrEnum
 
+from keycloak_pwreset.i18n import N_
+
 
 class Result(StrEnum):
     SUCCESS = "success"
@@ -38,40 +40,42 @@ class Result(StrEnum):
 
 
 MESSAGES: dict[Result, str] = {
-    Result.SUCCESS: "Your password has been changed. You can now sign in with it.",
-    Result.MISSING_VALUE: "Please fill in every field.",
-    Result.MISMATCHED_PASSWORDS: "The two passwords do not match.",
-    Result.INVALID_PASSWORD_LENGTH: "The password is too short or too long.",
-    Result.INVALID_PASSWORD_COMPLEXITY: "The password does not meet the complexity requirements.",
-    Result.MUST_CONTAIN_NUMBERS_AND_CHARACTERS: (
+    Result.SUCCESS: N_("Your password has been changed. You can now sign in with it."),
+    Result.MISSING_VALUE: N_("Please fill in every field."),
+    Result.MISMATCHED_PASSWORDS: N_("The two passwords do not match."),
+    Result.INVALID_PASSWORD_LENGTH: N_("The password is too short or too long."),
+    Result.INVALID_PASSWORD_COMPLEXITY: N_(
+        "The password does not meet the complexity requirements."
+    ),
+    Result.MUST_CONTAIN_NUMBERS_AND_CHARACTERS: N_(
         "The password must contain both letters and numbers."
     ),
-    Result.PASSWORD_MISSING_CHARACTER_VARIETY: (
+    Result.PASSWORD_MISSING_CHARACTER_VARIETY: N_(
         "Use a mix of uppercase and lowercase letters, numbers and special characters."
     ),
-    Result.PASSWORD_NOT_DIFFERENT: "The new password must be different from the current one.",
-    Result.VIOLATING_REUSE_RULES: "This password was used recently. Choose a different one.",
-    Result.RECOVERY_TOKEN_EXPIRED: (
+    Result.PASSWORD_NOT_DIFFERENT: N_("The new password must be different from the current one."),
+    Result.VIOLATING_REUSE_RULES: N_("This password was used recently. Choose a different one."),
+    Result.RECOVERY_TOKEN_EXPIRED: N_(
         "This link has expired or was already used. Please ask for a new email."
     ),
-    Result.PASSWORD_CONTAINS_IDENTITY: "The password must not contain your username or email.",
-    Result.PASSWORD_BLACKLISTED: "This password is too common. Choose a different one.",
-    Result.VALUE_TOO_LONG: "One of the values is too long.",
-    Result.INVALID_CHARACTERS: "One of the values contains characters that are not allowed.",
-    Result.SERVICE_UNAVAILABLE: (
+    Result.PASSWORD_CONTAINS_IDENTITY: N_("The password must not contain your username or email."),
+    Result.PASSWORD_BLACKLISTED: N_("This password is too common. Choose a different one."),
+    Result.VALUE_TOO_LONG: N_("One of the values is too long."),
+    Result.INVALID_CHARACTERS: N_("One of the values contains characters that are not allowed."),
+    Result.SERVICE_UNAVAILABLE: N_(
         "The service is temporarily unavailable. Nothing was changed; please try again later."
     ),
-    Result.INVALID_EMAIL: "Please enter a valid email address.",
-    Result.INVALID_NAME: (
+    Result.INVALID_EMAIL: N_("Please enter a valid email address."),
+    Result.INVALID_NAME: N_(
         'Names may not contain any of these characters: < > & " $ % ! # ? § ; * ~ / \\ | ^ = '
         "[ ] { } ( )"
     ),
-    Result.INVALID_USERNAME: (
+    Result.INVALID_USERNAME: N_(
         "Usernames need 3 to 255 characters, without spaces or any of < > & \" ' $ % ! # ? ; * "
         "~ / \\ | ^ = [ ] { } ( ) ` ,"
     ),
-    Result.USERNAME_TAKEN: "This username is already taken. Please choose another one.",
-    Result.ACCOUNT_EXISTS: (
+    Result.USERNAME_TAKEN: N_("This username is already taken. Please choose another one."),
+    Result.ACCOUNT_EXISTS: N_(
         "An account with this email address already exists. Sign in, or reset your password "
         "if you forgot it."
     ),
@@ -79,4 +83,5 @@ MESSAGES: dict[Result, str] = {
 
 
 def message_for(result: Result) -> str:
+    """The English message (a catalog msgid: pages translate it where they show it)."""
     return MESSAGES[result]

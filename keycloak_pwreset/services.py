@@ -10,9 +10,10 @@ from keycloak_pwreset.clock import Clock, utc_now
 from keycloak_pwreset.flows.reset import ResetFlow
 from keycloak_pwreset.flows.signup import SignupFlow
 from keycloak_pwreset.gateway import Gateway, KeycloakGateway
+from keycloak_pwreset.i18n import Languages
 from keycloak_pwreset.mail.mailer import Mailer
-from keycloak_pwreset.mail.message import Sender
 from keycloak_pwreset.mail.render import EmailRenderer
+from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import SmtpTransport, Transport
 from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.settings import Settings
@@ -39,16 +40,6 @@ class Services:
         self.db.dispose()
 
 
-def sender_from(settings: Settings) -> Sender:
-    mail = settings.mail
-    return Sender(
-        from_address=mail.from_address,
-        from_name=mail.from_name,
-        reply_to=mail.reply_to,
-        envelope_from=mail.envelope_from,
-    )
-
-
 def build_services(
     settings: Settings,
     *,
@@ -66,8 +57,13 @@ def build_services(
             settings.client_id,
             settings.client_secret.get_secret_value(),
         )
-    renderer = EmailRenderer([themes_dir() / "emails"])
-    mailer = Mailer(renderer, transport or SmtpTransport(settings.smtp), sender_from(settings))
+    languages = Languages(settings.locales, settings.default_locale)
+    renderer = EmailRenderer(template_dirs(settings, "emails"))
+    profiles = {"default": settings.smtp, **settings.smtp_profiles}
+    transports: dict[str, Transport] = {
+        name: transport or SmtpTransport(profile) for name, profile in profiles.items()
+    }
+    mailer = Mailer(renderer, transports, MailRouting(settings.mail))
     outbox = Outbox(db, clock)
     tokens = TokenStore(db, clock)
     reset = ResetFlow(
@@ -78,6 +74,7 @@ def build_services(
         public_url=settings.public_url,
         ttl=timedelta(minutes=settings.token_ttl_minutes),
         site_name=settings.realm,
+        languages=languages,
     )
     signup = SignupFlow(
         tokens=tokens,
@@ -88,6 +85,7 @@ def build_services(
         ttl=timedelta(minutes=settings.token_ttl_minutes),
         site_name=settings.realm,
         default_groups=tuple(settings.signup_default_groups),
+        languages=languages,
     )
     # Sign-up jobs already queued are still done after sign-up is switched off.
     handlers = {**reset.handlers(), **signup.handlers()}
@@ -96,5 +94,9 @@ def build_services(
     return Services(settings, db, gateway, mailer, outbox, tokens, reset, signup, worker)
 
 
-def template_dirs() -> list[Path]:
-    return [themes_dir() / "pages"]
+def template_dirs(settings: Settings, part: str) -> list[Path]:
+    """The site's own templates first (KCPR_TEMPLATES_DIR), then the shipped ones."""
+    shipped = themes_dir() / part
+    if settings.templates_dir is None:
+        return [shipped]
+    return [settings.templates_dir / part, shipped]

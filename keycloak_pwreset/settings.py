@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -30,9 +31,22 @@ from pydantic_settings import (
 )
 
 from keycloak_pwreset.errors import ConfigError
+from keycloak_pwreset.i18n import SHIPPED_LOCALES, canonical
 
 ENV_PREFIX = "KCPR_"
 CONFIG_FILE_VAR = "KCPR_CONFIG_FILE"
+
+
+def plain_address(value: str | None) -> str | None:
+    if value is not None and not _looks_like_address(value):
+        raise ValueError("must be a plain email address like name@example.org")
+    return value
+
+
+def single_line(value: str | None) -> str | None:
+    if value is not None and any(ch in value for ch in "\r\n\0"):
+        raise ValueError("must be a single line")
+    return value
 
 
 class SmtpSecurity(StrEnum):
@@ -60,20 +74,45 @@ class MailSettings(BaseModel):
     # Envelope sender (MAIL FROM / Return-Path): where bounces go. Defaults to
     # the From address.
     envelope_from: str | None = None
+    # Which of the SMTP profiles sends, unless a kind or language says otherwise.
+    smtp_profile: str = "default"
+    kinds: dict[str, KindMail] = Field(default_factory=dict)
 
     @field_validator("from_address", "reply_to", "envelope_from")
     @classmethod
     def _plain_address(cls, value: str | None) -> str | None:
-        if value is not None and (not _looks_like_address(value)):
-            raise ValueError("must be a plain email address like name@example.org")
-        return value
+        return plain_address(value)
 
     @field_validator("from_name")
     @classmethod
     def _single_line(cls, value: str) -> str:
-        if any(ch in value for ch in "\r\n\0"):
-            raise ValueError("must be a single line")
-        return value
+        return single_line(value) or ""
+
+
+class SenderOverrides(BaseModel):
+    """Any part of the sender identity, overridden for one email kind or one language."""
+
+    from_address: str | None = None
+    from_name: str | None = None
+    reply_to: str | None = None
+    envelope_from: str | None = None
+    smtp_profile: str | None = None
+
+    @field_validator("from_address", "reply_to", "envelope_from")
+    @classmethod
+    def _plain_address(cls, value: str | None) -> str | None:
+        return plain_address(value)
+
+    @field_validator("from_name")
+    @classmethod
+    def _single_line(cls, value: str | None) -> str | None:
+        return single_line(value)
+
+
+class KindMail(SenderOverrides):
+    """`[mail.kinds.<kind>]`, with `[mail.kinds.<kind>.locales.<tag>]` below it."""
+
+    locales: dict[str, SenderOverrides] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -100,8 +139,16 @@ class Settings(BaseSettings):
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     log_level: str = "INFO"
+    # The "default" SMTP profile; more under [smtp_profiles.<name>].
     smtp: SmtpSettings = SmtpSettings()
+    smtp_profiles: dict[str, SmtpSettings] = Field(default_factory=dict)
     mail: MailSettings
+    # Languages the site offers (page text and emails) and the fallback.
+    locales: list[str] = Field(default_factory=lambda: list(SHIPPED_LOCALES))
+    default_locale: str = "en"
+    # A site's own templates: same layout as themes/ (pages/, emails/), any
+    # file there wins over the shipped one of the same name.
+    templates_dir: Path | None = None
 
     @field_validator("keycloak_url", "public_url", "login_url")
     @classmethod
@@ -129,6 +176,39 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be empty")
         return value
+
+    @field_validator("locales")
+    @classmethod
+    def _known_locales(cls, value: list[str]) -> list[str]:
+        unknown = [tag for tag in value if not canonical(tag)]
+        if unknown:
+            raise ValueError(f"unknown language tags: {', '.join(unknown)}")
+        if not value:
+            raise ValueError("must list at least one language")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.default_locale not in self.locales:
+            raise ValueError(f"KCPR_DEFAULT_LOCALE {self.default_locale!r} is not in KCPR_LOCALES")
+        profiles = {"default", *self.smtp_profiles}
+        used = [self.mail.smtp_profile] + [
+            o.smtp_profile
+            for kind in self.mail.kinds.values()
+            for o in (kind, *kind.locales.values())
+            if o.smtp_profile
+        ]
+        unknown = sorted({p for p in used if p not in profiles})
+        if unknown:
+            raise ValueError(
+                f"SMTP profile(s) {', '.join(unknown)} are used but not defined under smtp_profiles"
+            )
+        if self.templates_dir is not None and not self.templates_dir.is_dir():
+            raise ValueError(f"KCPR_TEMPLATES_DIR {self.templates_dir} is not a directory")
+        return self
+
+    def smtp_profile(self, name: str) -> SmtpSettings:
+        return self.smtp if name == "default" else self.smtp_profiles[name]
 
     @property
     def effective_login_url(self) -> str:
@@ -170,6 +250,8 @@ def _looks_like_address(value: str) -> bool:
 
 def env_name(location: tuple[int | str, ...]) -> str:
     """The environment variable a validation error location refers to."""
+    if not location:
+        return "configuration"
     return ENV_PREFIX + "__".join(str(part) for part in location).upper()
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from keycloak_pwreset.errors import AccountNotFound, KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.gateway import Gateway
+from keycloak_pwreset.i18n import Languages
 from keycloak_pwreset.mail.emails import send_password_changed_email, send_reset_email
 from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.results import Result
@@ -48,17 +49,31 @@ class ResetFlow:
     public_url: str
     ttl: timedelta
     site_name: str
+    languages: Languages = field(default_factory=lambda: Languages(["en"], "en"))
     wake_worker: Callable[[], None] = lambda: None
 
     # -- web side -----------------------------------------------------------
 
-    def request(self, identifier: str, locale: str = "") -> Result:
-        """Accept a reset request for an email or username. Never reveals existence."""
+    def request(self, identifier: str, locale: str = "", page_locale: str = "") -> Result:
+        """Accept a reset request for an email or username. Never reveals existence.
+
+        ``locale`` is a language the person chose explicitly; ``page_locale``
+        the one their browser got. The email's language is decided in the
+        worker: the explicit choice, else the account's saved language, else
+        the page's.
+        """
         identifier = identifier.strip()
         problem = check_field(identifier, MAX_IDENTIFIER)
         if problem:
             return problem
-        self.outbox.add(REQUEST_JOB, {"identifier": identifier, "locale": clean_locale(locale)})
+        self.outbox.add(
+            REQUEST_JOB,
+            {
+                "identifier": identifier,
+                "locale": clean_locale(locale),
+                "page_locale": clean_locale(page_locale),
+            },
+        )
         self.wake_worker()
         return Result.SUCCESS
 
@@ -131,13 +146,14 @@ class ResetFlow:
             # Return as if we did, to avoid leaking registered accounts.
             log.info("reset requested for no known account", extra={"event": "reset_unknown"})
             return
-        locale = str(payload.get("locale") or user.locale)
+        locale = self.languages.pick(payload.get("locale"), user.locale, payload.get("page_locale"))
         token = self.tokens.issue(
             purpose=PURPOSE, ttl=self.ttl, user_id=user.id, email=user.email, locale=locale
         )
         link = f"{self.public_url}/reset-password?{urlencode({'token': token})}"
         send_reset_email(
             self.mailer,
+            locale=locale,
             user=user,
             link=link,
             ttl_minutes=int(self.ttl.total_seconds() // 60),
@@ -151,6 +167,7 @@ class ResetFlow:
             return
         send_password_changed_email(
             self.mailer,
+            locale=self.languages.pick(payload.get("locale"), user.locale),
             user=user,
             reset_url=f"{self.public_url}/forgot-password",
             site_name=self.site_name,

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from keycloak_pwreset.errors import AccountExists, KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows import reset
 from keycloak_pwreset.gateway import Gateway, NewAccount, SignupRules
+from keycloak_pwreset.i18n import Languages
 from keycloak_pwreset.mail.emails import send_account_exists_email, send_signup_email
 from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.results import Result
@@ -67,6 +68,7 @@ class SignupFlow:
     ttl: timedelta
     site_name: str
     default_groups: tuple[str, ...] = ()
+    languages: Languages = field(default_factory=lambda: Languages(["en"], "en"))
     wake_worker: Callable[[], None] = lambda: None
 
     # -- web side -----------------------------------------------------------
@@ -109,7 +111,7 @@ class SignupFlow:
                 "last_name": request.last_name.strip(),
                 "username": "" if rules.email_as_username else request.username.strip(),
                 "attributes": {a.name: request.attributes[a.name] for a in rules.extra_attributes},
-                "locale": clean_locale(request.locale),
+                "locale": self.languages.pick(clean_locale(request.locale)),
             },
         )
         self.wake_worker()
@@ -198,6 +200,7 @@ class SignupFlow:
         )
         send_signup_email(
             self.mailer,
+            locale=locale,
             to=email,
             name=_name(payload),
             link=f"{self.public_url}/signup/complete?{urlencode({'token': token})}",
@@ -216,6 +219,7 @@ class SignupFlow:
         )
         send_account_exists_email(
             self.mailer,
+            locale=locale,
             to=email,
             name=_name(payload),
             reset_link=f"{self.public_url}/reset-password?{urlencode({'token': token})}",

@@ -7,10 +7,11 @@ from keycloak_pwreset.mail.mailer import Mailer
 
 
 def send_reset_email(
-    mailer: Mailer, *, user: KeycloakUser, link: str, ttl_minutes: int, site_name: str
+    mailer: Mailer, *, locale: str, user: KeycloakUser, link: str, ttl_minutes: int, site_name: str
 ) -> None:
     mailer.send(
-        "reset",
+        locale=locale,
+        kind="reset",
         to=user.email,
         to_name=user.display_name,
         context={
@@ -23,10 +24,11 @@ def send_reset_email(
 
 
 def send_password_changed_email(
-    mailer: Mailer, *, user: KeycloakUser, reset_url: str, site_name: str
+    mailer: Mailer, *, locale: str, user: KeycloakUser, reset_url: str, site_name: str
 ) -> None:
     mailer.send(
-        "password-changed",
+        locale=locale,
+        kind="password-changed",
         to=user.email,
         to_name=user.display_name,
         context={"user": user, "reset_url": reset_url, "site_name": site_name},
@@ -34,10 +36,11 @@ def send_password_changed_email(
 
 
 def send_signup_email(
-    mailer: Mailer, *, to: str, name: str, link: str, ttl_minutes: int, site_name: str
+    mailer: Mailer, *, locale: str, to: str, name: str, link: str, ttl_minutes: int, site_name: str
 ) -> None:
     mailer.send(
-        "signup",
+        locale=locale,
+        kind="signup",
         to=to,
         to_name=name,
         context={"name": name, "link": link, "ttl_minutes": ttl_minutes, "site_name": site_name},
@@ -45,10 +48,18 @@ def send_signup_email(
 
 
 def send_account_exists_email(
-    mailer: Mailer, *, to: str, name: str, reset_link: str, ttl_minutes: int, site_name: str
+    mailer: Mailer,
+    *,
+    locale: str,
+    to: str,
+    name: str,
+    reset_link: str,
+    ttl_minutes: int,
+    site_name: str,
 ) -> None:
     mailer.send(
-        "account-exists",
+        locale=locale,
+        kind="account-exists",
         to=to,
         to_name=name,
         context={

@@ -1,27 +1,39 @@
-"""The mailer: the only SMTP client. Render a kind, build the message, hand it to a transport."""
+"""The mailer: the only SMTP client. Render a kind, build the message, send it via its route."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
-from keycloak_pwreset.mail.message import Sender, build_message
+from keycloak_pwreset.errors import MailDeliveryError
+from keycloak_pwreset.mail.message import build_message
 from keycloak_pwreset.mail.render import EmailRenderer
+from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import Transport
 
 log = logging.getLogger(__name__)
 
 
 class Mailer:
-    def __init__(self, renderer: EmailRenderer, transport: Transport, sender: Sender) -> None:
+    def __init__(
+        self, renderer: EmailRenderer, transports: Mapping[str, Transport], routing: MailRouting
+    ) -> None:
         self.renderer = renderer
-        self.transport = transport
-        self.sender = sender
+        self.transports = transports
+        self.routing = routing
 
-    def send(self, kind: str, *, to: str, to_name: str, context: dict[str, Any]) -> None:
-        rendered = self.renderer.render(kind, context)
-        message = build_message(rendered, to=to, to_name=to_name, sender=self.sender)
-        self.transport.send(message, envelope_from=self.sender.envelope, to=to)
-        # The recipient is logged for the audit trail; the body (with its
-        # link and token) never is.
-        log.info("sent %s email", kind, extra={"kind": kind})
+    def send(
+        self, *, kind: str, to: str, to_name: str, context: dict[str, Any], locale: str = ""
+    ) -> None:
+        route = self.routing.route(kind, locale)
+        transport = self.transports.get(route.profile)
+        if transport is None:
+            raise MailDeliveryError(f"no SMTP profile named {route.profile!r}")
+        rendered = self.renderer.render(kind, context, locale)
+        message = build_message(rendered, to=to, to_name=to_name, sender=route.sender)
+        if locale:
+            message["Content-Language"] = locale
+        transport.send(message, envelope_from=route.sender.envelope, to=to)
+        # The body (with its link and token) is never logged.
+        log.info("sent %s email (%s) via %s", kind, locale or "default", route.profile)

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, Response
 
 from keycloak_pwreset import __version__
+from keycloak_pwreset.i18n import Languages
 from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services, template_dirs
@@ -30,7 +31,10 @@ def create_app(services: Services) -> FastAPI:
         redoc_url=None,
     )
     renderer = PageRenderer(
-        template_dirs(), public_url=settings.public_url, site_name=settings.realm
+        template_dirs(settings, "pages"),
+        public_url=settings.public_url,
+        site_name=settings.realm,
+        languages=Languages(settings.locales, settings.default_locale),
     )
     forms = Forms(settings, renderer)
     app.include_router(pages.build_router(services, forms))

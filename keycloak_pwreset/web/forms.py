@@ -7,6 +7,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.settings import Settings
 from keycloak_pwreset.web.csrf import COOKIE as CSRF_COOKIE
@@ -14,7 +15,8 @@ from keycloak_pwreset.web.csrf import FIELD as CSRF_FIELD
 from keycloak_pwreset.web.csrf import Csrf
 from keycloak_pwreset.web.pages_render import PageRenderer
 
-SESSION_EXPIRED = "Your session expired. Please submit the form again."
+LOCALE_COOKIE = "kcpr_locale"
+SESSION_EXPIRED = N_("Your session expired. Please submit the form again.")
 
 
 def status_for(result: Result) -> int:
@@ -36,6 +38,38 @@ class Forms:
         self.csrf = Csrf(settings.secret_key.get_secret_value())
         self.base = urlsplit(settings.public_url).path.rstrip("/")
 
+    def languages_of(self, request: Request, form: dict[str, str] | None = None) -> tuple[str, str]:
+        """(the language to show, the one the person chose explicitly or '').
+
+        Explicit: a form's ``locale`` field, ``kc_locale`` or ``ui_locales``
+        (Keycloak's login pages pass them), or the switcher's cookie. Otherwise
+        the browser's Accept-Language, then the site's default.
+        """
+        languages = self.pages.languages
+        chosen = ""
+        for explicit in (
+            (form or {}).get("locale"),
+            request.query_params.get("kc_locale"),
+            request.query_params.get("ui_locales"),
+            request.cookies.get(LOCALE_COOKIE),
+        ):
+            chosen = next((m for t in (explicit or "").split() if (m := languages.match(t))), "")
+            if chosen:
+                break
+        shown = chosen or languages.pick(request.headers.get("accept-language"))
+        return shown, chosen
+
+    def render(
+        self, request: Request, template: str, status_code: int = 200, **context: object
+    ) -> Response:
+        """Any page, in the person's language; remembers a language picked by link."""
+        shown, chosen = self.languages_of(request)
+        response = self.pages.render(template, status_code, locale=shown, **context)
+        picked = request.query_params.get("kc_locale") or request.query_params.get("ui_locales")
+        if picked and chosen and chosen != request.cookies.get(LOCALE_COOKIE):
+            self._cookie(response, LOCALE_COOKIE, chosen, path=self.base or "/")
+        return response
+
     def page(
         self, request: Request, template: str, status_code: int = 200, **context: object
     ) -> Response:
@@ -44,7 +78,8 @@ class Forms:
         value = cookie if cookie and len(cookie) <= 100 else self.csrf.new_cookie_value()
         context.setdefault("error", None)
         context.setdefault("result", None)
-        response = self.pages.render(
+        response = self.render(
+            request,
             template,
             status_code,
             csrf_field=CSRF_FIELD,
@@ -77,13 +112,18 @@ class Forms:
         valid = self.csrf.verify(request.cookies.get(CSRF_COOKIE), fields.get(CSRF_FIELD))
         return fields, valid
 
-    def move_token_out_of_url(self, token: str, path: str, cookie: str) -> Response:
+    def move_token_out_of_url(
+        self, request: Request, token: str, path: str, cookie: str
+    ) -> Response:
         """Put a link's token into an HttpOnly cookie and redirect to the clean URL.
 
         The address bar, history and any referrer then no longer carry it. The
         token is checked on the clean URL; this GET never uses it up.
         """
         response = RedirectResponse(f"{self.base}{path}", status_code=303)
+        _, chosen = self.languages_of(request)
+        if chosen:  # a link from a language switcher or a Keycloak page keeps its language
+            self._cookie(response, LOCALE_COOKIE, chosen, path=self.base or "/")
         self._cookie(
             response,
             cookie,
@@ -99,9 +139,10 @@ class Forms:
     def forget_token(self, response: Response, path: str, cookie: str) -> None:
         response.delete_cookie(cookie, path=f"{self.base}{path}")
 
-    def expired(self, restart: str) -> Response:
+    def expired(self, request: Request, restart: str) -> Response:
         """The one page for every dead link; ``restart`` is where to ask for a new one."""
-        return self.pages.render(
+        return self.render(
+            request,
             "link_expired.html",
             400,
             message=message_for(Result.RECOVERY_TOKEN_EXPIRED),

@@ -9,7 +9,6 @@ from starlette.responses import RedirectResponse, Response
 
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
-from keycloak_pwreset.validation import clean_locale
 from keycloak_pwreset.web.forms import Forms, with_query
 
 RESET_COOKIE = "kcpr_reset"
@@ -31,21 +30,21 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
         shown = identifier[:255]
         if not valid:
             return forms.again(request, "forgot_password.html", None, identifier=shown)
-        locale = clean_locale(form.get("locale") or request.query_params.get("kc_locale"))
+        shown, chosen = forms.languages_of(request, form)
         # The flow only writes an outbox row: run it off the event loop.
-        result = await asyncio.to_thread(services.reset.request, identifier, locale)
+        result = await asyncio.to_thread(services.reset.request, identifier, chosen, shown)
         if result is not Result.SUCCESS:
             return forms.again(request, "forgot_password.html", result, identifier=shown)
         # The same page for every accepted request, account or not.
-        return forms.pages.render("forgot_password_sent.html")
+        return forms.render(request, "forgot_password_sent.html")
 
     @router.get(RESET_PATH)
     def reset_password_form(request: Request, token: str | None = None) -> Response:
         if token is not None:
-            return forms.move_token_out_of_url(token, RESET_PATH, RESET_COOKIE)
+            return forms.move_token_out_of_url(request, token, RESET_PATH, RESET_COOKIE)
         stored = forms.token_from_cookie(request, RESET_COOKIE)
         if not stored or services.reset.check(stored) is None:
-            return forms.expired("/forgot-password")
+            return forms.expired(request, "/forgot-password")
         return forms.page(request, "reset_password.html")
 
     @router.post(RESET_PATH)
@@ -60,7 +59,7 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
             form.get("password_confirmation", ""),
         )
         if result is Result.RECOVERY_TOKEN_EXPIRED:
-            return forms.expired("/forgot-password")
+            return forms.expired(request, "/forgot-password")
         if result is not Result.SUCCESS:
             return forms.again(request, "reset_password.html", result)
         login_url = settings.effective_login_url
@@ -68,7 +67,7 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
             target = with_query(login_url, kcpr_status="password_changed")
             response: Response = RedirectResponse(target, 303)
         else:
-            response = forms.pages.render("reset_done.html", message=message_for(result))
+            response = forms.render(request, "reset_done.html", message=message_for(result))
         forms.forget_token(response, RESET_PATH, RESET_COOKIE)
         return response
 

@@ -1,4 +1,4 @@
-"""Rendering the HTML pages from the theme's page templates."""
+"""Rendering the HTML pages from the theme's page templates, in the person's language."""
 
 from __future__ import annotations
 
@@ -9,25 +9,38 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
 
+from keycloak_pwreset.i18n import Languages, jinja_gettext, text_direction
+
 
 class PageRenderer:
-    def __init__(self, template_dirs: list[Path], *, public_url: str, site_name: str) -> None:
+    def __init__(
+        self,
+        template_dirs: list[Path],
+        *,
+        public_url: str,
+        site_name: str,
+        languages: Languages,
+    ) -> None:
+        self.languages = languages
         self._env = Environment(
             loader=FileSystemLoader([str(d) for d in template_dirs]),
             autoescape=select_autoescape(default=True),
             undefined=StrictUndefined,
             extensions=["jinja2.ext.i18n"],
         )
-        self._env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
         # Paths in pages come from KCPR_PUBLIC_URL's path, so the service can
         # sit under a prefix behind a proxy; never from the request's Host.
         self._env.globals.update(
             base=urlsplit(public_url).path.rstrip("/"),
             site_name=site_name,
-            lang="en",
-            dir="ltr",
+            languages=languages.names(),
         )
 
-    def render(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        html = self._env.get_template(name).render(context)
-        return HTMLResponse(html, status_code=status_code)
+    def render(
+        self, name: str, status_code: int = 200, *, locale: str = "", **context: Any
+    ) -> HTMLResponse:
+        locale = locale or self.languages.default
+        html = self._env.get_template(name).render(
+            context, lang=locale, dir=text_direction(locale), _=jinja_gettext(locale)
+        )
+        return HTMLResponse(html, status_code=status_code, headers={"Content-Language": locale})

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows.signup import SignupRequest
 from keycloak_pwreset.gateway import SignupRules
+from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.web.forms import Forms, with_query
@@ -43,11 +44,12 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
         except (KeycloakUnavailable, KeycloakRejected):
             return None
 
-    def unavailable() -> Response:
-        return forms.pages.render(
+    def unavailable(request: Request) -> Response:
+        return forms.render(
+            request,
             "notice.html",
             503,
-            title="Sign-up",
+            title=N_("Sign-up"),
             kind="error",
             result=Result.SERVICE_UNAVAILABLE.value,
             message=message_for(Result.SERVICE_UNAVAILABLE),
@@ -57,7 +59,7 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
     async def signup_form(request: Request) -> Response:
         rules = await realm_rules()
         if rules is None:
-            return unavailable()
+            return unavailable(request)
         return forms.page(request, "signup.html", rules=rules, values={})
 
     @router.post("/signup")
@@ -65,25 +67,25 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
         form, valid = await forms.read(request)
         rules = await realm_rules()
         if rules is None:
-            return unavailable()
+            return unavailable(request)
         values = {k: v[:255] for k, v in form.items()}
         if not valid:
             return forms.again(request, "signup.html", None, rules=rules, values=values)
-        locale = form.get("locale") or request.query_params.get("kc_locale") or ""
-        signup = request_from_form(form, rules, locale)
+        shown, chosen = forms.languages_of(request, form)
+        signup = request_from_form(form, rules, chosen or shown)
         result = await asyncio.to_thread(flow.request, signup, rules)
         if result is not Result.SUCCESS:
             return forms.again(request, "signup.html", result, rules=rules, values=values)
         # The same answer whether or not the address already has an account.
-        return forms.pages.render("signup_sent.html")
+        return forms.render(request, "signup_sent.html")
 
     @router.get(COMPLETE_PATH)
     def complete_form(request: Request, token: str | None = None) -> Response:
         if token is not None:
-            return forms.move_token_out_of_url(token, COMPLETE_PATH, SIGNUP_COOKIE)
+            return forms.move_token_out_of_url(request, token, COMPLETE_PATH, SIGNUP_COOKIE)
         pending = flow.check(forms.token_from_cookie(request, SIGNUP_COOKIE))
         if pending is None:
-            return forms.expired("/signup")
+            return forms.expired(request, "/signup")
         return forms.page(request, "signup_complete.html", pending=pending, ask_username=False)
 
     @router.post(COMPLETE_PATH)
@@ -92,7 +94,7 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
         token = forms.token_from_cookie(request, SIGNUP_COOKIE)
         pending = flow.check(token)
         if pending is None:
-            return forms.expired("/signup")
+            return forms.expired(request, "/signup")
         if not valid:
             return forms.again(
                 request, "signup_complete.html", None, pending=pending, ask_username=False
@@ -106,12 +108,13 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
         )
         result = outcome.result
         if result is Result.RECOVERY_TOKEN_EXPIRED:
-            return forms.expired("/signup")
+            return forms.expired(request, "/signup")
         if result is Result.ACCOUNT_EXISTS:
-            response: Response = forms.pages.render(
+            response: Response = forms.render(
+                request,
                 "notice.html",
                 409,
-                title="Sign-up",
+                title=N_("Sign-up"),
                 kind="error",
                 result=result.value,
                 message=message_for(result),
@@ -123,20 +126,21 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
                 request, "signup_complete.html", result, pending=pending, ask_username=ask
             )
         else:
-            response = success(outcome.email)
+            response = success(request, outcome.email)
         forms.forget_token(response, COMPLETE_PATH, SIGNUP_COOKIE)
         return response
 
-    def success(email: str) -> Response:
+    def success(request: Request, email: str) -> Response:
         login_url = settings.effective_login_url
         if not login_url:
-            return forms.pages.render(
+            return forms.render(
+                request,
                 "notice.html",
                 201,
-                title="Welcome",
+                title=N_("Welcome"),
                 kind="success",
                 result="success",
-                message="Your account is ready. You can now sign in.",
+                message=N_("Your account is ready. You can now sign in."),
                 link=None,
             )
         params = {"kcpr_status": "account_created"}

@@ -9,6 +9,7 @@ import pytest
 
 from keycloak_pwreset.flows.signup import SignupRequest
 from keycloak_pwreset.gateway import ExtraAttribute, SignupRules
+from keycloak_pwreset.i18n import translations
 from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
@@ -46,7 +47,9 @@ def test_no_account_exists_until_the_link_is_followed(
     assert keycloak.find_user_by_email("new@example.org") is None
     mail = transport.sent[-1]
     assert mail.to == "new@example.org"
-    assert "Confirm your email" in mail.message["Subject"]
+    german = translations("de").gettext("Confirm your email to finish signing up for %(site)s")
+    assert mail.message["Subject"] == german % {"site": "demo"}  # the language travels along
+    assert mail.message["Content-Language"] == "de"
     outcome = services.signup.complete(token, GOOD, GOOD)
     assert outcome.result is Result.SUCCESS and outcome.email == "new@example.org"
     created = keycloak.created[-1]

@@ -3,10 +3,12 @@ from __future__ import annotations
 from keycloak_pwreset.gateway import KeycloakUser
 from keycloak_pwreset.mail.emails import send_password_changed_email, send_reset_email
 from keycloak_pwreset.mail.mailer import Mailer
+from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.message import Sender
 from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.paths import themes_dir
+from keycloak_pwreset.settings import MailSettings
 
 USER = KeycloakUser(
     id="id-alice",
@@ -18,9 +20,22 @@ USER = KeycloakUser(
 )
 
 
+def route_to(sender: Sender) -> MailRouting:
+    return MailRouting(
+        MailSettings(
+            from_address=sender.from_address,
+            from_name=sender.from_name,
+            reply_to=sender.reply_to,
+            envelope_from=sender.envelope_from,
+        )
+    )
+
+
 def make_mailer(transport: MemoryTransport) -> Mailer:
     sender = Sender("help@example.org", "Example Help")
-    return Mailer(EmailRenderer([themes_dir() / "emails"]), transport, sender)
+    return Mailer(
+        EmailRenderer([themes_dir() / "emails"]), {"default": transport}, route_to(sender)
+    )
 
 
 def text_of(transport: MemoryTransport) -> str:
@@ -32,7 +47,12 @@ def text_of(transport: MemoryTransport) -> str:
 def test_send_reset_email(transport: MemoryTransport) -> None:
     link = "https://help.example.org/reset-password?token=abc"
     send_reset_email(
-        make_mailer(transport), user=USER, link=link, ttl_minutes=45, site_name="Example"
+        make_mailer(transport),
+        locale="en",
+        user=USER,
+        link=link,
+        ttl_minutes=45,
+        site_name="Example",
     )
     [sent] = transport.sent
     assert sent.to == "alice@example.org"
@@ -48,6 +68,7 @@ def test_send_reset_email(transport: MemoryTransport) -> None:
 def test_send_password_changed_email(transport: MemoryTransport) -> None:
     send_password_changed_email(
         make_mailer(transport),
+        locale="en",
         user=USER,
         reset_url="https://help.example.org/forgot-password",
         site_name="Example",
@@ -63,7 +84,11 @@ def test_send_password_changed_email(transport: MemoryTransport) -> None:
 def test_display_name_falls_back_to_the_username(transport: MemoryTransport) -> None:
     nameless = KeycloakUser("id-b", "bob", "bob@example.org", "", "", "")
     send_password_changed_email(
-        make_mailer(transport), user=nameless, reset_url="https://h.org/f", site_name="Ex"
+        make_mailer(transport),
+        locale="en",
+        user=nameless,
+        reset_url="https://h.org/f",
+        site_name="Ex",
     )
     [to] = transport.sent[0].message["To"].addresses
     assert to.display_name == "bob"

@@ -9,16 +9,31 @@ import pytest
 from keycloak_pwreset.errors import MailDeliveryError
 from keycloak_pwreset.gateway import KeycloakUser
 from keycloak_pwreset.mail.mailer import Mailer
+from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.message import Sender
 from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.paths import themes_dir
+from keycloak_pwreset.settings import MailSettings
 
 LINK = "https://help.example.org/reset-password?token=SeCrEt-ToKeN_0123456789abcdefghijk"
 
 
+def route_to(sender: Sender) -> MailRouting:
+    return MailRouting(
+        MailSettings(
+            from_address=sender.from_address,
+            from_name=sender.from_name,
+            reply_to=sender.reply_to,
+            envelope_from=sender.envelope_from,
+        )
+    )
+
+
 def make_mailer(transport: MemoryTransport, sender: Sender) -> Mailer:
-    return Mailer(EmailRenderer([themes_dir() / "emails"]), transport, sender)
+    return Mailer(
+        EmailRenderer([themes_dir() / "emails"]), {"default": transport}, route_to(sender)
+    )
 
 
 def reset_context(first: str = "Zoë", site_name: str = "Example") -> dict[str, object]:
@@ -29,7 +44,7 @@ def reset_context(first: str = "Zoë", site_name: str = "Example") -> dict[str, 
 def test_envelope_sender_is_the_configured_envelope_from(transport: MemoryTransport) -> None:
     sender = Sender("help@example.org", "Example Help", envelope_from="bounces@mail.example.org")
     make_mailer(transport, sender).send(
-        "reset", to="zoe@example.net", to_name="Zoë Tester", context=reset_context()
+        kind="reset", to="zoe@example.net", to_name="Zoë Tester", context=reset_context()
     )
     [sent] = transport.sent
     assert sent.envelope_from == "bounces@mail.example.org"
@@ -43,7 +58,7 @@ def test_envelope_sender_is_the_configured_envelope_from(transport: MemoryTransp
 
 def test_envelope_sender_defaults_to_from(transport: MemoryTransport) -> None:
     make_mailer(transport, Sender("help@example.org", "Help")).send(
-        "reset", to="zoe@example.net", to_name="Zoë", context=reset_context()
+        kind="reset", to="zoe@example.net", to_name="Zoë", context=reset_context()
     )
     assert transport.sent[0].envelope_from == "help@example.org"
 
@@ -51,7 +66,7 @@ def test_envelope_sender_defaults_to_from(transport: MemoryTransport) -> None:
 def test_hostile_input_end_to_end(transport: MemoryTransport) -> None:
     sender = Sender("help@example.org", "Help", reply_to="support@example.org")
     make_mailer(transport, sender).send(
-        "reset",
+        kind="reset",
         to="zoe@example.net",
         to_name="Zoë\r\nBcc: victim@example.org",
         context=reset_context(
@@ -73,7 +88,7 @@ def test_transport_failure_propagates(transport: MemoryTransport) -> None:
     transport.failing = True
     with pytest.raises(MailDeliveryError):
         make_mailer(transport, Sender("help@example.org")).send(
-            "reset", to="zoe@example.net", to_name="Zoë", context=reset_context()
+            kind="reset", to="zoe@example.net", to_name="Zoë", context=reset_context()
         )
     assert transport.sent == []
 
@@ -83,7 +98,7 @@ def test_the_body_never_reaches_the_log(
 ) -> None:
     with caplog.at_level(logging.DEBUG):
         make_mailer(transport, Sender("help@example.org")).send(
-            "reset", to="zoe@example.net", to_name="Zoë", context=reset_context()
+            kind="reset", to="zoe@example.net", to_name="Zoë", context=reset_context()
         )
     assert caplog.records, "the mailer should log that it sent something"
     logged = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
