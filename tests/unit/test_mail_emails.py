@@ -3,9 +3,9 @@ from __future__ import annotations
 from keycloak_pwreset.gateway import KeycloakUser
 from keycloak_pwreset.mail.emails import send_password_changed_email, send_reset_email
 from keycloak_pwreset.mail.mailer import Mailer
-from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.message import Sender
 from keycloak_pwreset.mail.render import EmailRenderer
+from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.settings import MailSettings

@@ -9,9 +9,9 @@ import pytest
 from keycloak_pwreset.errors import MailDeliveryError
 from keycloak_pwreset.gateway import KeycloakUser
 from keycloak_pwreset.mail.mailer import Mailer
-from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.message import Sender
 from keycloak_pwreset.mail.render import EmailRenderer
+from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.settings import MailSettings
