@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from keycloak_pwreset import __version__
 from keycloak_pwreset.errors import PwresetError
@@ -25,6 +26,23 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("worker", help="run only the outbox worker (sends the emails)")
     commands.add_parser("check", help="check settings, Keycloak access and SMTP login")
+
+    test_mail = commands.add_parser(
+        "send-test-email", help="send a real sample email through its configured route"
+    )
+    test_mail.add_argument("--to", required=True, metavar="ADDRESS")
+    test_mail.add_argument("--kind", default="reset")
+    test_mail.add_argument("--locale", default="en")
+
+    templates = commands.add_parser("templates", help="preview or check the email templates")
+    template_commands = templates.add_subparsers(dest="templates_command", required=True)
+    preview = template_commands.add_parser("preview", help="write one kind rendered to files")
+    preview.add_argument("--kind", required=True)
+    preview.add_argument("--locale", default="en")
+    preview.add_argument("--out", type=Path, default=Path("preview"), help="output folder")
+    template_commands.add_parser(
+        "check", help="render every kind in every language; fail on errors or gaps"
+    )
 
     demo = commands.add_parser(
         "demo", help="start a real Keycloak, a mail sink and the service, all on this machine"
@@ -56,6 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from keycloak_pwreset.commands.check import run_check
 
             return run_check()
+        if args.command == "send-test-email":
+            from keycloak_pwreset.commands.templates import run_send_test
+
+            return run_send_test(args.to, args.kind, args.locale)
+        if args.command == "templates":
+            from keycloak_pwreset.commands import templates as cmd
+
+            if args.templates_command == "preview":
+                return cmd.run_preview(args.kind, args.locale, args.out)
+            return cmd.run_check_templates()
         if args.command == "demo":
             from keycloak_pwreset.commands.demo import run_demo
 

@@ -10,9 +10,13 @@ import smtplib
 
 from keycloak_pwreset.errors import PwresetError
 from keycloak_pwreset.gateway import REQUIRED_ROLES, KeycloakGateway
+from keycloak_pwreset.mail.render import EmailRenderer
+from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import SmtpTransport
+from keycloak_pwreset.services import template_dirs
 from keycloak_pwreset.settings import Settings, load_settings
 from keycloak_pwreset.store.db import open_database
+from keycloak_pwreset.templates_check import KINDS, template_problems
 
 
 def check_keycloak(settings: Settings) -> list[str]:
@@ -45,15 +49,43 @@ def check_keycloak(settings: Settings) -> list[str]:
 
 
 def check_smtp(settings: Settings) -> list[str]:
-    try:
-        client = SmtpTransport(settings.smtp).open()
-    except PwresetError as exc:
-        return [f"SMTP: {exc}"]
-    try:
-        client.quit()
-    except (OSError, smtplib.SMTPException):
-        client.close()
-    return []
+    """Connect and log in to every SMTP profile."""
+    problems = []
+    for name, profile in {"default": settings.smtp, **settings.smtp_profiles}.items():
+        try:
+            client = SmtpTransport(profile).open()
+        except PwresetError as exc:
+            problems.append(f"SMTP profile {name!r}: {exc}")
+            continue
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+    return problems
+
+
+def check_templates(settings: Settings) -> list[str]:
+    renderer = EmailRenderer(template_dirs(settings, "emails"))
+    return [f"templates: {line}" for line in template_problems(settings, renderer)]
+
+
+def alignment_warnings(settings: Settings) -> list[str]:
+    """From addresses whose domain differs from the SMTP login's: a DMARC-alignment hint."""
+    routing = MailRouting(settings.mail)
+    warnings = set()
+    for kind in KINDS:
+        for locale in settings.locales:
+            route = routing.route(kind, locale)
+            login = settings.smtp_profile(route.profile).username or ""
+            sender_domain = route.sender.from_address.rpartition("@")[2].lower()
+            login_domain = login.rpartition("@")[2].lower() if "@" in login else ""
+            if login_domain and sender_domain != login_domain:
+                warnings.add(
+                    f"From {route.sender.from_address} ({kind}) is sent through SMTP login "
+                    f"{login} of another domain: make sure SPF/DKIM cover {sender_domain} "
+                    "(DMARC alignment), or receivers may reject it"
+                )
+    return sorted(warnings)
 
 
 def run_check() -> int:
@@ -64,11 +96,17 @@ def run_check() -> int:
         print(f"ok: database {settings.database_url.split('://')[0]}")
     except PwresetError as exc:
         problems.append(str(exc))
-    for name, check in (("Keycloak", check_keycloak), ("SMTP", check_smtp)):
+    for name, check in (
+        ("Keycloak", check_keycloak),
+        ("SMTP", check_smtp),
+        ("templates", check_templates),
+    ):
         found = check(settings)
         problems.extend(found)
         if not found:
             print(f"ok: {name}")
+    for line in alignment_warnings(settings):
+        print(f"warning: {line}")
     for line in problems:
         print(f"problem: {line}")
     return 1 if problems else 0

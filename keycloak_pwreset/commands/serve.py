@@ -8,16 +8,28 @@ import threading
 
 import uvicorn
 
-from keycloak_pwreset.services import build_services
-from keycloak_pwreset.settings import load_settings
+from keycloak_pwreset.errors import ConfigError
+from keycloak_pwreset.services import Services, build_services
+from keycloak_pwreset.settings import Settings, load_settings
+from keycloak_pwreset.templates_check import template_problems
 from keycloak_pwreset.web.app import create_app
 
 log = logging.getLogger(__name__)
 
 
+def start_services(settings: Settings) -> Services:
+    """Build everything, refusing to start with templates that would fail a person later."""
+    services = build_services(settings)
+    problems = template_problems(settings, services.mailer.renderer)
+    if problems:
+        services.close()
+        raise ConfigError("email templates are broken:\n  " + "\n  ".join(problems))
+    return services
+
+
 def run_serve(host: str, port: int) -> int:
     settings = load_settings()
-    services = build_services(settings)
+    services = start_services(settings)
     if settings.run_worker:
         services.worker.start()
     try:
@@ -38,7 +50,7 @@ def run_serve(host: str, port: int) -> int:
 
 def run_worker() -> int:
     settings = load_settings()
-    services = build_services(settings)
+    services = start_services(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -69,7 +69,7 @@ def test_check_names_missing_roles_bad_secret_and_dead_smtp(
     out = capsys.readouterr().out
     assert "lacks the realm-management role 'view-realm'" in out
     assert "manage-users" not in out
-    assert f"SMTP: cannot reach the SMTP server at 127.0.0.1:{dead_port}" in out
+    assert f"SMTP profile 'default': cannot reach the SMTP server at 127.0.0.1:{dead_port}" in out
 
     monkeypatch.setenv("KCPR_CLIENT_SECRET", "wrong-secret")
     assert main(["check"]) == 1

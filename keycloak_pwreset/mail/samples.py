@@ -1,0 +1,33 @@
+"""Sample data for every email kind: previews, `templates check` and test emails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keycloak_pwreset.gateway import KeycloakUser
+
+SAMPLE_USER = KeycloakUser(
+    id="00000000-0000-0000-0000-000000000000",
+    username="jdoe",
+    email="jane.doe@example.org",
+    first_name="Jane",
+    last_name="Doe",
+    locale="",
+)
+
+
+def sample_context(kind: str, *, public_url: str, site_name: str) -> dict[str, Any]:
+    """What the flows pass to ``kind``'s templates, with harmless example values."""
+    link = f"{public_url}/reset-password?token=EXAMPLE-TOKEN-NOT-VALID"
+    common: dict[str, Any] = {"site_name": site_name, "ttl_minutes": 60}
+    if kind == "reset":
+        return {**common, "user": SAMPLE_USER, "link": link}
+    if kind == "password-changed":
+        return {**common, "user": SAMPLE_USER, "reset_url": f"{public_url}/forgot-password"}
+    if kind == "signup":
+        signup_link = f"{public_url}/signup/complete?token=EXAMPLE-TOKEN-NOT-VALID"
+        return {**common, "name": SAMPLE_USER.display_name, "link": signup_link}
+    if kind == "account-exists":
+        return {**common, "name": SAMPLE_USER.display_name, "reset_link": link}
+    # A site's own extra kind: give it everything we have.
+    return {**common, "user": SAMPLE_USER, "name": SAMPLE_USER.display_name, "link": link}
