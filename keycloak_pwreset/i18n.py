@@ -129,13 +129,16 @@ def _tags(candidate: str | None) -> list[str]:
     """Tags from a single tag, a space-separated ``ui_locales`` or an Accept-Language value."""
     if not candidate:
         return []
+    # Accept-Language separates with commas ("de; q=0.9, en"); ui_locales with spaces.
+    parts = candidate.split(",") if "," in candidate or ";" in candidate else candidate.split()
     weighted = []
-    for index, part in enumerate(candidate.replace(",", " ").split()):
+    for index, part in enumerate(parts):
         tag, _, params = part.partition(";")
+        tag, params = tag.strip(), params.replace(" ", "")
         quality = 1.0
-        if params.strip().startswith("q="):
+        if params.startswith("q="):
             try:
-                quality = float(params.strip()[2:])
+                quality = float(params[2:])
             except ValueError:
                 quality = 0.0
         if tag and tag != "*" and quality > 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from keycloak_pwreset.clock import Clock, utc_now
 from keycloak_pwreset.flows.reset import ResetFlow
@@ -66,27 +67,18 @@ def build_services(
     mailer = Mailer(renderer, transports, MailRouting(settings.mail))
     outbox = Outbox(db, clock)
     tokens = TokenStore(db, clock)
-    reset = ResetFlow(
-        tokens=tokens,
-        outbox=outbox,
-        gateway=gateway,
-        mailer=mailer,
-        public_url=settings.public_url,
-        ttl=timedelta(minutes=settings.token_ttl_minutes),
-        site_name=settings.realm,
-        languages=languages,
-    )
-    signup = SignupFlow(
-        tokens=tokens,
-        outbox=outbox,
-        gateway=gateway,
-        mailer=mailer,
-        public_url=settings.public_url,
-        ttl=timedelta(minutes=settings.token_ttl_minutes),
-        site_name=settings.realm,
-        default_groups=tuple(settings.signup_default_groups),
-        languages=languages,
-    )
+    common: dict[str, Any] = {
+        "tokens": tokens,
+        "outbox": outbox,
+        "gateway": gateway,
+        "mailer": mailer,
+        "public_url": settings.public_url,
+        "ttl": timedelta(minutes=settings.token_ttl_minutes),
+        "site_name": settings.realm,
+        "languages": languages,
+    }
+    reset = ResetFlow(**common)
+    signup = SignupFlow(**common, default_groups=tuple(settings.signup_default_groups))
     # Sign-up jobs already queued are still done after sign-up is switched off.
     handlers = {**reset.handlers(), **signup.handlers()}
     worker = Worker(outbox, handlers, poll_seconds=settings.worker_poll_seconds)

@@ -37,6 +37,12 @@ ENV_PREFIX = "KCPR_"
 CONFIG_FILE_VAR = "KCPR_CONFIG_FILE"
 
 
+def _hyphenate_keys(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(key).replace("_", "-"): item for key, item in value.items()}
+    return value
+
+
 def plain_address(value: str | None) -> str | None:
     if value is not None and not _looks_like_address(value):
         raise ValueError("must be a plain email address like name@example.org")
@@ -78,6 +84,11 @@ class MailSettings(BaseModel):
     smtp_profile: str = "default"
     kinds: dict[str, KindMail] = Field(default_factory=dict)
 
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _hyphenated_kinds(cls, value: object) -> object:
+        return _hyphenate_keys(value)  # KCPR_MAIL__KINDS__PASSWORD_CHANGED__… → password-changed
+
     @field_validator("from_address", "reply_to", "envelope_from")
     @classmethod
     def _plain_address(cls, value: str | None) -> str | None:
@@ -113,6 +124,13 @@ class KindMail(SenderOverrides):
     """`[mail.kinds.<kind>]`, with `[mail.kinds.<kind>.locales.<tag>]` below it."""
 
     locales: dict[str, SenderOverrides] = Field(default_factory=dict)
+
+    @field_validator("locales", mode="before")
+    @classmethod
+    def _hyphenated_tags(cls, value: object) -> object:
+        # Environment variables cannot spell "pt-BR": KCPR_..._LOCALES__PT_BR__... arrives
+        # as "pt_br". Language tags never contain "_", so it can only mean "-".
+        return _hyphenate_keys(value)
 
 
 class Settings(BaseSettings):
@@ -187,7 +205,9 @@ class Settings(BaseSettings):
     def _known_locales(cls, value: list[str]) -> list[str]:
         unknown = [tag for tag in value if not canonical(tag)]
         if unknown:
-            raise ValueError(f"unknown language tags: {', '.join(unknown)}")
+            # Escaped: a tag with a line break must not start a line of its own.
+            shown = ", ".join(t.encode("unicode_escape").decode("ascii") for t in unknown)
+            raise ValueError(f"unknown language tags: {shown}")
         if not value:
             raise ValueError("must list at least one language")
         return value

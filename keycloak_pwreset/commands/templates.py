@@ -30,12 +30,10 @@ def run_preview(kind: str, locale: str, out: Path) -> int:
     context = sample_context(kind, public_url=settings.public_url, site_name=settings.realm)
     rendered = renderer.render(kind, context, check_locale(settings, locale))
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{kind}.{locale}"
-    stem.with_suffix(".html").write_text(rendered.html, encoding="utf-8")
-    stem.with_suffix(".txt").write_text(
-        f"Subject: {rendered.subject}\n\n{rendered.text}", encoding="utf-8"
-    )
-    print(f"wrote {stem}.html and {stem}.txt")
+    html, text = out / f"{kind}.{locale}.html", out / f"{kind}.{locale}.txt"
+    html.write_text(rendered.html, encoding="utf-8")
+    text.write_text(f"Subject: {rendered.subject}\n\n{rendered.text}", encoding="utf-8")
+    print(f"wrote {html} and {text}")
     return 0
 
 

@@ -12,19 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from keycloak_pwreset.errors import AccountNotFound, KeycloakRejected, KeycloakUnavailable
-from keycloak_pwreset.gateway import Gateway
-from keycloak_pwreset.i18n import Languages
+from keycloak_pwreset.flows.base import Flow
 from keycloak_pwreset.mail.emails import send_password_changed_email, send_reset_email
-from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.results import Result
-from keycloak_pwreset.store.outbox import Outbox
-from keycloak_pwreset.store.tokens import TokenInfo, TokenStore
+from keycloak_pwreset.store.tokens import TokenInfo
 from keycloak_pwreset.validation import (
     MAX_IDENTIFIER,
     check_field,
@@ -41,17 +36,7 @@ LOGOUT_JOB = "logout_sessions"
 
 
 @dataclass
-class ResetFlow:
-    tokens: TokenStore
-    outbox: Outbox
-    gateway: Gateway
-    mailer: Mailer
-    public_url: str
-    ttl: timedelta
-    site_name: str
-    languages: Languages = field(default_factory=lambda: Languages(["en"], "en"))
-    wake_worker: Callable[[], None] = lambda: None
-
+class ResetFlow(Flow):
     # -- web side -----------------------------------------------------------
 
     def request(self, identifier: str, locale: str = "", page_locale: str = "") -> Result:
@@ -66,7 +51,7 @@ class ResetFlow:
         problem = check_field(identifier, MAX_IDENTIFIER)
         if problem:
             return problem
-        self.outbox.add(
+        self.enqueue(
             REQUEST_JOB,
             {
                 "identifier": identifier,
@@ -74,7 +59,6 @@ class ResetFlow:
                 "page_locale": clean_locale(page_locale),
             },
         )
-        self.wake_worker()
         return Result.SUCCESS
 
     def check(self, token: str) -> TokenInfo | None:
@@ -97,15 +81,8 @@ class ResetFlow:
             # The account was deleted since the link was sent: the link is dead.
             self.tokens.consume(claimed)
             return Result.RECOVERY_TOKEN_EXPIRED
-        except KeycloakRejected as exc:
-            # Our own misconfiguration (a lost role, a rotated secret) is not
-            # the person's fault: keep their link working and tell the operator.
-            log.error("Keycloak refused the password change: %s", exc)
-            self.tokens.release(claimed.id)
-            return Result.SERVICE_UNAVAILABLE
-        except KeycloakUnavailable:
-            self.tokens.release(claimed.id)  # nothing changed: the link keeps working
-            return Result.SERVICE_UNAVAILABLE
+        except (KeycloakRejected, KeycloakUnavailable) as exc:
+            return self.outage(claimed, exc)
         if result is not Result.SUCCESS:
             self.tokens.release(claimed.id)
             return result
@@ -119,9 +96,8 @@ class ResetFlow:
         try:
             self.gateway.logout(claimed.user_id)
         except (KeycloakUnavailable, KeycloakRejected):
-            self.outbox.add(LOGOUT_JOB, {"user_id": claimed.user_id})
-        self.outbox.add(CHANGED_JOB, {"user_id": claimed.user_id, "locale": claimed.locale})
-        self.wake_worker()
+            self.enqueue(LOGOUT_JOB, {"user_id": claimed.user_id})
+        self.enqueue(CHANGED_JOB, {"user_id": claimed.user_id, "locale": claimed.locale})
         log.info(
             "password changed", extra={"event": "password_changed", "user_id": claimed.user_id}
         )
@@ -150,13 +126,13 @@ class ResetFlow:
         token = self.tokens.issue(
             purpose=PURPOSE, ttl=self.ttl, user_id=user.id, email=user.email, locale=locale
         )
-        link = f"{self.public_url}/reset-password?{urlencode({'token': token})}"
+        link = self.link("/reset-password", token)
         send_reset_email(
             self.mailer,
             locale=locale,
             user=user,
             link=link,
-            ttl_minutes=int(self.ttl.total_seconds() // 60),
+            ttl_minutes=self.ttl_minutes,
             site_name=self.site_name,
         )
         log.info("reset email sent", extra={"event": "reset_email_sent", "user_id": user.id})

@@ -13,19 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from keycloak_pwreset.errors import AccountExists, KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows import reset
-from keycloak_pwreset.gateway import Gateway, NewAccount, SignupRules
-from keycloak_pwreset.i18n import Languages
+from keycloak_pwreset.flows.base import Flow
+from keycloak_pwreset.gateway import NewAccount, SignupRules
 from keycloak_pwreset.mail.emails import send_account_exists_email, send_signup_email
-from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.results import Result
-from keycloak_pwreset.store.outbox import Outbox
-from keycloak_pwreset.store.tokens import TokenInfo, TokenStore
+from keycloak_pwreset.store.tokens import TokenInfo
 from keycloak_pwreset.validation import (
     MAX_NAME,
     check_field,
@@ -59,17 +55,8 @@ class Completion:
 
 
 @dataclass
-class SignupFlow:
-    tokens: TokenStore
-    outbox: Outbox
-    gateway: Gateway
-    mailer: Mailer
-    public_url: str
-    ttl: timedelta
-    site_name: str
+class SignupFlow(Flow):
     default_groups: tuple[str, ...] = ()
-    languages: Languages = field(default_factory=lambda: Languages(["en"], "en"))
-    wake_worker: Callable[[], None] = lambda: None
 
     # -- web side -----------------------------------------------------------
 
@@ -103,7 +90,7 @@ class SignupFlow:
         if problem:
             return problem
         email = normalize_email(request.email.strip()) or ""
-        self.outbox.add(
+        self.enqueue(
             REQUEST_JOB,
             {
                 "email": email,
@@ -114,7 +101,6 @@ class SignupFlow:
                 "locale": self.languages.pick(clean_locale(request.locale)),
             },
         )
-        self.wake_worker()
         return Result.SUCCESS
 
     def check(self, token: str) -> TokenInfo | None:
@@ -159,13 +145,8 @@ class SignupFlow:
             # link has done its job; the person can sign in or reset.
             self.tokens.consume(claimed)
             return Result.ACCOUNT_EXISTS
-        except KeycloakRejected as exc:
-            log.error("Keycloak refused to create an account: %s", exc)
-            self.tokens.release(claimed.id)
-            return Result.SERVICE_UNAVAILABLE
-        except KeycloakUnavailable:
-            self.tokens.release(claimed.id)  # nothing was created: the link keeps working
-            return Result.SERVICE_UNAVAILABLE
+        except (KeycloakRejected, KeycloakUnavailable) as exc:
+            return self.outage(claimed, exc)  # nothing was created
         if result is not Result.SUCCESS:
             self.tokens.release(claimed.id)
             return result
@@ -203,8 +184,8 @@ class SignupFlow:
             locale=locale,
             to=email,
             name=_name(payload),
-            link=f"{self.public_url}/signup/complete?{urlencode({'token': token})}",
-            ttl_minutes=int(self.ttl.total_seconds() // 60),
+            link=self.link("/signup/complete", token),
+            ttl_minutes=self.ttl_minutes,
             site_name=self.site_name,
         )
         log.info("sign-up email sent", extra={"event": "signup_email_sent"})
@@ -222,8 +203,8 @@ class SignupFlow:
             locale=locale,
             to=email,
             name=_name(payload),
-            reset_link=f"{self.public_url}/reset-password?{urlencode({'token': token})}",
-            ttl_minutes=int(self.ttl.total_seconds() // 60),
+            reset_link=self.link("/reset-password", token),
+            ttl_minutes=self.ttl_minutes,
             site_name=self.site_name,
         )
         log.info("account-exists email sent", extra={"event": "signup_account_exists"})

@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from keycloak_pwreset.i18n import fallback_chain, jinja_gettext
+from keycloak_pwreset.i18n import fallback_chain, jinja_gettext, text_direction
 
 PARTS = ("subject.txt", "body.txt", "body.html")
 
@@ -49,7 +49,8 @@ class EmailRenderer:
         return [f"{kind}/{tag}/{part}" for tag in tags] + [f"{kind}/{part}"]
 
     def render(self, kind: str, context: dict[str, Any], locale: str = "") -> RenderedEmail:
-        values = {**context, "_": jinja_gettext(locale or "en"), "lang": locale or "en"}
+        tag = locale or "en"
+        values = {**context, "_": jinja_gettext(tag), "lang": tag, "dir": text_direction(tag)}
         subject, text, html = (
             self._env.select_template(self.candidates(kind, part, locale)).render(values)
             for part in PARTS

@@ -1,0 +1,56 @@
+"""What every flow shares: its collaborators and the few moves they all make."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from keycloak_pwreset.errors import KeycloakUnavailable, PwresetError
+from keycloak_pwreset.gateway import Gateway
+from keycloak_pwreset.i18n import Languages
+from keycloak_pwreset.mail.mailer import Mailer
+from keycloak_pwreset.results import Result
+from keycloak_pwreset.store.outbox import Outbox
+from keycloak_pwreset.store.tokens import TokenInfo, TokenStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Flow:
+    tokens: TokenStore
+    outbox: Outbox
+    gateway: Gateway
+    mailer: Mailer
+    public_url: str
+    ttl: timedelta
+    site_name: str
+    languages: Languages = field(default_factory=lambda: Languages(["en"], "en"))
+    wake_worker: Callable[[], None] = lambda: None
+
+    @property
+    def ttl_minutes(self) -> int:
+        return int(self.ttl.total_seconds() // 60)
+
+    def link(self, path: str, token: str) -> str:
+        """An emailed link: built from KCPR_PUBLIC_URL only, never from a request."""
+        return f"{self.public_url}{path}?{urlencode({'token': token})}"
+
+    def enqueue(self, job: str, payload: dict[str, Any]) -> None:
+        self.outbox.add(job, payload)
+        self.wake_worker()
+
+    def outage(self, claimed: TokenInfo, exc: PwresetError) -> Result:
+        """Keycloak is down, or refuses us (a lost role, a rotated secret).
+
+        Nothing was changed and it is not the person's fault: give the token
+        back so their link keeps working, and tell the operator.
+        """
+        if not isinstance(exc, KeycloakUnavailable):
+            log.error("Keycloak refused a change: %s", exc)
+        self.tokens.release(claimed.id)
+        return Result.SERVICE_UNAVAILABLE
