@@ -12,6 +12,7 @@ from keycloak import KeycloakAdmin
 from keycloak_pwreset.demo.realm import RealmInfo, password_grant
 from keycloak_pwreset.demo.smtp_sink import ReceivedMail, SmtpSink
 from keycloak_pwreset.demo.stack import ServiceHandle
+from keycloak_pwreset.i18n import translations
 from tests.integration.conftest import Account, Browser, data_result
 from tests.integration.test_reset_flow import wait_count
 
@@ -65,12 +66,17 @@ def test_signup_creates_a_verified_account_only_after_the_link(
         browser, first_name="Zoë", last_name="O'Neil", email=email, username=name, locale="de"
     )
     assert response.status_code == 200 and data_result(response) == "success"
-    mail = wait_count(sink, email, "Confirm your email", 1)[0]
+    # The page was German, so is the mail.
+    german = translations("de").gettext("Confirm your email to finish signing up for %(site)s")
+    mail = wait_count(sink, email, german % {"site": realm.realm}, 1)[0]
     assert users_with_email(admin, email) == []  # nothing before the link is followed
 
     page = browser.open_link(complete_link(mail, service))
     assert page.url == service.url + "/signup/complete"
-    assert "Welcome, Zoë!" in page.text
+    welcome = translations("de").gettext(
+        "Welcome, %(name)s! One last step to create the account for %(email)s."
+    )
+    assert welcome % {"name": "Zoë", "email": email} in page.text
 
     weak = choose_password(browser, "weakpass1")
     assert weak.status_code == 400
