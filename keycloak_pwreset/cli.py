@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("worker", help="run only the outbox worker (sends the emails)")
     commands.add_parser("check", help="check settings, Keycloak access and SMTP login")
+    _add_setup_realm(commands)
 
     test_mail = commands.add_parser(
         "send-test-email", help="send a real sample email through its configured route"
@@ -44,12 +45,41 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="render every kind in every language; fail on errors or gaps"
     )
 
+    theme = commands.add_parser("theme", help="the Keycloak login theme")
+    theme_commands = theme.add_subparsers(dest="theme_command", required=True)
+    build = theme_commands.add_parser("build", help="write the login theme JAR")
+    build.add_argument("--out", type=Path, default=Path("."), help="output folder")
+    build.add_argument(
+        "--public-url", help="the companion's URL (default: Keycloak's KCPR_PUBLIC_URL at run time)"
+    )
+    build.add_argument("--no-signup", action="store_true", help="hide the Register link")
+
     demo = commands.add_parser(
         "demo", help="start a real Keycloak, a mail sink and the service, all on this machine"
     )
     demo.add_argument("--port", type=int, default=8000, help="port for the service")
     demo.add_argument("--keycloak-port", type=int, default=8080, help="port for Keycloak")
     return parser
+
+
+def _add_setup_realm(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    setup = commands.add_parser(
+        "setup-realm",
+        help="prepare a realm for the companion (admin credentials from KCPR_ADMIN_*)",
+    )
+    setup.add_argument("--keycloak-url", metavar="URL", help="default: KCPR_KEYCLOAK_URL")
+    setup.add_argument("--realm", help="default: KCPR_REALM")
+    setup.add_argument("--client-id", default="keycloak-pwreset", metavar="ID")
+    setup.add_argument(
+        "--theme",
+        default="keycloak-pwreset",
+        metavar="NAME",
+        help='login theme to set (default: %(default)s; "" leaves it untouched)',
+    )
+    setup.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    setup.add_argument(
+        "--show-secret", action="store_true", help="print the client secret even if not new"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,6 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from keycloak_pwreset.commands.check import run_check
 
             return run_check()
+        if args.command == "setup-realm":
+            from keycloak_pwreset.commands.setup_realm import run_setup_realm
+
+            return run_setup_realm(
+                keycloak_url=args.keycloak_url,
+                realm=args.realm,
+                client_id=args.client_id,
+                theme=args.theme,
+                dry_run=args.dry_run,
+                show_secret=args.show_secret,
+            )
         if args.command == "send-test-email":
             from keycloak_pwreset.commands.templates import run_send_test
 
@@ -84,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.templates_command == "preview":
                 return cmd.run_preview(args.kind, args.locale, args.out)
             return cmd.run_check_templates()
+        if args.command == "theme":
+            from keycloak_pwreset.commands.theme import run_theme_build
+
+            return run_theme_build(args.out, args.public_url, not args.no_signup)
         if args.command == "demo":
             from keycloak_pwreset.commands.demo import run_demo
 

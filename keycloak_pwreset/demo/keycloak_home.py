@@ -12,15 +12,22 @@ This works because ``kc.sh`` sets ``kc.home.dir`` from its own (resolved) locati
 copy in the run home, and Quarkus finds its jars relative to that home.
 """
 
+import os
 import shutil
 from pathlib import Path
 
-_LINKED = ("lib/lib", "lib/app", "themes", "providers")
+_LINKED = ("lib/lib", "lib/app", "themes")
+PROVIDER_MTIME = 1_767_225_600  # 2026-01-01T00:00:00Z
 _COPIED_FILES = ("bin/kc.sh", "lib/quarkus-run.jar", "version.txt")
 
 
 def make_run_home(
-    dist: Path, run_home: Path, *, quarkus_from: Path, data_from: Path | None = None
+    dist: Path,
+    run_home: Path,
+    *,
+    quarkus_from: Path,
+    data_from: Path | None = None,
+    providers: tuple[Path, ...] = (),
 ) -> Path:
     """Create ``run_home`` for the distribution ``dist`` and return it.
 
@@ -39,6 +46,15 @@ def make_run_home(
         link = run_home / relative
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to((dist / relative).resolve(), target_is_directory=True)
+    # providers/ is the run's own: the distribution's (normally just a README)
+    # plus this run's extension JARs, such as the login theme.
+    shutil.copytree(dist / "providers", run_home / "providers")
+    for jar in providers:
+        copy = run_home / "providers" / jar.name
+        shutil.copyfile(jar, copy)
+        # An optimized Keycloak compares provider JAR timestamps with the ones
+        # it was built with: a fixed one makes equal content look unchanged.
+        os.utime(copy, (PROVIDER_MTIME, PROVIDER_MTIME))
     shutil.copytree(quarkus_from, run_home / "lib" / "quarkus")
     if data_from is not None:
         shutil.copytree(data_from, run_home / "data")

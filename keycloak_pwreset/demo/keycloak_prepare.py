@@ -18,6 +18,7 @@ every password hash and realm set-up slower, which tests do a lot; health checks
 listen on the fixed management port 9000 and so clash between parallel runs.
 """
 
+import hashlib
 import json
 import secrets
 import shutil
@@ -39,7 +40,7 @@ from keycloak_pwreset.demo.locking import file_lock
 from keycloak_pwreset.demo.ports import LOOPBACK, free_port
 
 # Bump when the build options or the template change, so old caches are not reused.
-_FORMAT = 1
+_FORMAT = 2
 BUILD_OPTIONS = ("--db=dev-file",)
 # Runtime options every start needs with this build. `--cache=local`: production mode would
 # otherwise form a JGroups cluster, listening on all interfaces (ports 7800 and 57800).
@@ -66,16 +67,30 @@ class Prepared:
     admin_password: str
 
 
-def prepared_dir(dist: Path) -> Path:
-    """Where the preparation for distribution ``dist`` is cached."""
-    return dist.with_name(f"{dist.name}-prepared-v{_FORMAT}")
+def prepared_dir(dist: Path, providers: tuple[Path, ...] = ()) -> Path:
+    """Where the preparation for distribution ``dist`` with these provider JARs is cached.
+
+    An optimized Keycloak refuses to start when its provider JARs differ from
+    the ones it was built with, so each set of JARs (by content) has its own build.
+    """
+    suffix = ""
+    if providers:
+        digest = hashlib.sha256()
+        for jar in sorted(providers, key=lambda p: p.name):
+            digest.update(jar.name.encode() + b"\0" + jar.read_bytes())
+        suffix = "-" + digest.hexdigest()[:12]
+    return dist.with_name(f"{dist.name}-prepared-v{_FORMAT}{suffix}")
 
 
 def ensure_prepared(
-    dist: Path, *, java_home: Path, progress: Callable[[str], None] = print
+    dist: Path,
+    *,
+    java_home: Path,
+    providers: tuple[Path, ...] = (),
+    progress: Callable[[str], None] = print,
 ) -> Prepared:
     """Return the preparation for ``dist``, making it first if needed (about a minute, once)."""
-    target = prepared_dir(dist)
+    target = prepared_dir(dist, providers)
     if (target / "admin.json").is_file():
         return _load(target)
     log_dir = dist.with_name(f"{dist.name}-prepare-logs")
@@ -89,15 +104,22 @@ def ensure_prepared(
         if target.exists():
             shutil.rmtree(target)
         with tempfile.TemporaryDirectory(prefix=f".preparing-{dist.name}-", dir=dist.parent) as tmp:
-            out = _prepare(dist, Path(tmp), java_home, log_dir, progress)
+            out = _prepare(dist, Path(tmp), java_home, providers, log_dir, progress)
             out.rename(target)  # atomic: complete or absent
     return _load(target)
 
 
 def _prepare(
-    dist: Path, tmp: Path, java_home: Path, log_dir: Path, progress: Callable[[str], None]
+    dist: Path,
+    tmp: Path,
+    java_home: Path,
+    providers: tuple[Path, ...],
+    log_dir: Path,
+    progress: Callable[[str], None],
 ) -> Path:
-    home = make_run_home(dist, tmp / "home", quarkus_from=dist / "lib" / "quarkus")
+    home = make_run_home(
+        dist, tmp / "home", quarkus_from=dist / "lib" / "quarkus", providers=providers
+    )
     password = secrets.token_urlsafe(24)
     env = child_environment(
         java_home,

@@ -4,7 +4,7 @@ import atexit
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -38,6 +38,8 @@ class KeycloakServer:
         java_home: Path,
         work_dir: Path,
         progress: Callable[[str], None] = print,
+        providers: tuple[Path, ...] = (),
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         # Absolute: kc.sh runs with its home as working directory.
         self._dist = home.absolute()
@@ -47,6 +49,9 @@ class KeycloakServer:
         self._java_home = java_home
         self._work_dir = work_dir.absolute()
         self._progress = progress
+        self._providers = providers
+        # Extra variables for Keycloak, e.g. KCPR_PUBLIC_URL for the login theme.
+        self._environment = dict(environment or {})
         self._proc: subprocess.Popen[bytes] | None = None
         self._startup_seconds = 0.0
 
@@ -81,20 +86,30 @@ class KeycloakServer:
         if self._proc is not None:
             return
         ensure_port_free(self._port, "Keycloak")
-        prepared = ensure_prepared(self._dist, java_home=self._java_home, progress=self._progress)
+        prepared = ensure_prepared(
+            self._dist,
+            java_home=self._java_home,
+            providers=self._providers,
+            progress=self._progress,
+        )
         run_home = self._work_dir / "keycloak-home"
         if not run_home.exists():
             # Made aside and renamed, so an interrupted copy is never mistaken for a home.
             partial = self._work_dir / ".keycloak-home-partial"
             shutil.rmtree(partial, ignore_errors=True)
             make_run_home(
-                self._dist, partial, quarkus_from=prepared.quarkus_dir, data_from=prepared.data_dir
+                self._dist,
+                partial,
+                quarkus_from=prepared.quarkus_dir,
+                data_from=prepared.data_dir,
+                providers=self._providers,
             )
             partial.rename(run_home)
         env = child_environment(
             self._java_home,
             # Only used if the database is new; the template's admin is swapped below.
             {
+                **self._environment,
                 "KC_BOOTSTRAP_ADMIN_USERNAME": self._admin_user,
                 "KC_BOOTSTRAP_ADMIN_PASSWORD": self._admin_password,
             },
