@@ -46,7 +46,8 @@ def create_app(services: Services) -> FastAPI:
     app.mount("/static", StaticFiles(directory=themes_dir() / "static"), name="static")
     app.add_middleware(
         SecurityHeaders,
-        csp=content_security_policy([settings.effective_login_url]),
+        # Forms may redirect to the login URL and to Keycloak (the way back).
+        csp=content_security_policy([settings.effective_login_url, settings.keycloak_url]),
         hsts=settings.secure_cookies,
     )
 

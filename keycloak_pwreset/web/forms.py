@@ -10,19 +10,26 @@ from starlette.responses import RedirectResponse, Response
 from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.settings import Settings
+from keycloak_pwreset.validation import has_control_characters
 from keycloak_pwreset.web.csrf import COOKIE as CSRF_COOKIE
 from keycloak_pwreset.web.csrf import FIELD as CSRF_FIELD
 from keycloak_pwreset.web.csrf import Csrf
 from keycloak_pwreset.web.pages_render import PageRenderer
 
 LOCALE_COOKIE = "kcpr_locale"
+RETURN_COOKIE = "kcpr_return"
+RETURN_PARAM = "return_to"
 SESSION_EXPIRED = N_("Your session expired. Please submit the form again.")
 
 
 def status_for(result: Result) -> int:
-    if result is Result.SERVICE_UNAVAILABLE:
-        return 503
-    return 200 if result is Result.SUCCESS else 400
+    """The status of a form shown again with a result's message.
+
+    A refused password or a missing field is a normal answer of the page (the
+    form with its message): 200, as browsers and assistive tech expect, and
+    no console error. The JSON API keeps 4xx. Only an outage is 503.
+    """
+    return 503 if result is Result.SERVICE_UNAVAILABLE else 200
 
 
 def with_query(url: str, **params: str) -> str:
@@ -65,6 +72,7 @@ class Forms:
         """Any page, in the person's language; remembers a language picked by link."""
         shown, chosen = self.languages_of(request)
         response = self.pages.render(template, status_code, locale=shown, **context)
+        self.remember_return(request, response)
         picked = request.query_params.get("kc_locale") or request.query_params.get("ui_locales")
         if picked and chosen and chosen != request.cookies.get(LOCALE_COOKIE):
             self._cookie(response, LOCALE_COOKIE, chosen, path=self.base or "/")
@@ -104,6 +112,42 @@ class Forms:
             result=result.value,
             **context,
         )
+
+    def return_url(self, value: str | None) -> str | None:
+        """The Keycloak login to go back to, if ``value`` is one; None for anything else.
+
+        Only the realm's own restart-login endpoint is followed (the login
+        theme sends it): it resumes the sign-in the person started, with its
+        client, redirect URI, state and PKCE kept by Keycloak. Any other
+        target, or another host, is an open redirect and is ignored.
+        """
+        if not value or len(value) > 2000 or has_control_characters(value):
+            return None
+        keycloak = urlsplit(self.settings.keycloak_url)
+        target = urlsplit(value)
+        if (target.scheme or target.netloc) and (target.scheme, target.netloc) != (
+            keycloak.scheme,
+            keycloak.netloc,
+        ):
+            return None
+        restart = f"{keycloak.path}/realms/{self.settings.realm}/login-actions/restart"
+        if target.path != restart or target.fragment:
+            return None
+        return urlunsplit((keycloak.scheme, keycloak.netloc, target.path, target.query, ""))
+
+    def remember_return(self, request: Request, response: Response) -> None:
+        """Keep the way back to Keycloak's login for after the flow (same browser only)."""
+        back = self.return_url(request.query_params.get(RETURN_PARAM))
+        if back:
+            self._cookie(response, RETURN_COOKIE, back, path=self.base or "/", max_age=86400)
+
+    def after_success(self, request: Request, fallback: str, **params: str) -> str | None:
+        """Where to send the person after success: back to their Keycloak login, else ``fallback``
+        (KCPR_LOGIN_URL) with ``params``; None means: show our own success page."""
+        back = self.return_url(request.cookies.get(RETURN_COOKIE))
+        if back:
+            return back
+        return with_query(fallback, **params) if fallback else None
 
     async def read(self, request: Request) -> tuple[dict[str, str], bool]:
         """The submitted fields, and whether the CSRF token in them is valid."""

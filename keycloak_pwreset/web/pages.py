@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
-from keycloak_pwreset.web.forms import Forms, with_query
+from keycloak_pwreset.web.forms import Forms
 
 RESET_COOKIE = "kcpr_reset"
 RESET_PATH = "/reset-password"
@@ -62,9 +62,10 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
             return forms.expired(request, "/forgot-password")
         if result is not Result.SUCCESS:
             return forms.again(request, "reset_password.html", result)
-        login_url = settings.effective_login_url
-        if login_url:
-            target = with_query(login_url, kcpr_status="password_changed")
+        target = forms.after_success(
+            request, settings.effective_login_url, kcpr_status="password_changed"
+        )
+        if target:
             response: Response = RedirectResponse(target, 303)
         else:
             response = forms.render(request, "reset_done.html", message=message_for(result))

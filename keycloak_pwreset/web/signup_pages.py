@@ -13,7 +13,7 @@ from keycloak_pwreset.gateway import SignupRules
 from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
-from keycloak_pwreset.web.forms import Forms, with_query
+from keycloak_pwreset.web.forms import Forms
 
 SIGNUP_COOKIE = "kcpr_signup"
 COMPLETE_PATH = "/signup/complete"
@@ -132,7 +132,12 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
 
     def success(request: Request, email: str) -> Response:
         login_url = settings.effective_login_url
-        if not login_url:
+        params = {"kcpr_status": "account_created"}
+        if login_url.startswith(settings.keycloak_url + "/"):
+            # Keycloak pre-fills its login form from login_hint.
+            params["login_hint"] = email
+        target = forms.after_success(request, login_url, **params)
+        if not target:
             return forms.render(
                 request,
                 "notice.html",
@@ -143,10 +148,6 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
                 message=N_("Your account is ready. You can now sign in."),
                 link=None,
             )
-        params = {"kcpr_status": "account_created"}
-        if login_url.startswith(settings.keycloak_url + "/"):
-            # Keycloak pre-fills its login form from login_hint.
-            params["login_hint"] = email
-        return RedirectResponse(with_query(login_url, **params), 303)
+        return RedirectResponse(target, 303)
 
     return router

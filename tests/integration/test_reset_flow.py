@@ -93,7 +93,7 @@ def test_reset_end_to_end(
         if code is None:
             continue
         rejected = browser.set_password(weak)
-        assert rejected.status_code == 400, weak
+        assert rejected.status_code == 200, weak
         assert data_result(rejected) == code, (weak, rejected.text[:500])
 
     mismatch = browser.set_password(NEW_PASSWORD, NEW_PASSWORD + "x")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from keycloak_pwreset.demo.errors import DemoError
-from keycloak_pwreset.demo.keycloak_home import make_run_home
+from keycloak_pwreset.demo.keycloak_home import PROVIDER_MTIME, make_run_home
 from keycloak_pwreset.demo.keycloak_process import (
     child_environment,
     failure_summary,
@@ -49,8 +49,11 @@ def test_run_home_copies_writable_parts_and_links_the_rest(tmp_path: Path) -> No
     home = make_run_home(
         dist, tmp_path / "run", quarkus_from=dist / "lib" / "quarkus", data_from=template
     )
-    for linked in ("lib/lib", "lib/app", "themes", "providers"):
+    for linked in ("lib/lib", "lib/app", "themes"):
         assert (home / linked).is_symlink()
+    # providers/ is the run's own, so a run can add its extension JARs.
+    assert not (home / "providers").is_symlink()
+    assert (home / "providers" / "README.md").is_file()
     for copied in ("bin/kc.sh", "conf/keycloak.conf", "lib/quarkus/app.dat", "lib/quarkus-run.jar"):
         assert not (home / copied).is_symlink()
         assert (home / copied).read_text() == (dist / copied).read_text()
@@ -148,3 +151,18 @@ def test_terminate_stops_the_whole_process_group(tmp_path: Path) -> None:
 def _alive(pid: int) -> bool:
     done = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True)
     return done.returncode == 0 and not done.stdout.strip().startswith("Z")
+
+
+def test_run_home_installs_provider_jars_with_a_fixed_timestamp(tmp_path: Path) -> None:
+    # An optimized Keycloak compares JAR timestamps with its build's: equal
+    # content must look unchanged, whenever the JAR file was written.
+    dist = fake_dist(tmp_path / "dist")
+    jar = tmp_path / "theme.jar"
+    jar.write_bytes(b"PK jar")
+    home = make_run_home(
+        dist, tmp_path / "run", quarkus_from=dist / "lib" / "quarkus", providers=(jar,)
+    )
+    installed = home / "providers" / "theme.jar"
+    assert installed.read_bytes() == b"PK jar"
+    assert installed.stat().st_mtime == PROVIDER_MTIME
+    assert not (dist / "providers" / "theme.jar").exists()  # the cache stays pristine

@@ -55,7 +55,7 @@ def test_full_signup_through_the_pages(
         "/signup/complete",
         data={"password": "weak", "password_confirmation": "weak", "csrf_token": csrf},
     )
-    assert weak.status_code == 400 and 'data-result="invalid_password_length"' in weak.text
+    assert weak.status_code == 200 and 'data-result="invalid_password_length"' in weak.text
     assert keycloak.created == []
     done = client.post(
         "/signup/complete",
@@ -72,7 +72,7 @@ def test_full_signup_through_the_pages(
 
 def test_names_with_html_are_refused_and_shown_escaped(client: TestClient) -> None:
     response = sign_up(client, first_name="<script>x</script>")
-    assert response.status_code == 400  # type: ignore[attr-defined]
+    assert response.status_code == 200  # type: ignore[attr-defined]
     text = response.text  # type: ignore[attr-defined]
     assert 'data-result="invalid_name"' in text
     assert "<script>x</script>" not in text and "&lt;script&gt;x&lt;/script&gt;" in text
