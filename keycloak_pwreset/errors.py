@@ -34,5 +34,9 @@ class AccountExists(KeycloakRejected):
         self.field = field  # "email" or "username"
 
 
+class RealmSetupError(PwresetError):
+    """`setup-realm` cannot prepare the realm: it is missing, or the admin may not act on it."""
+
+
 class MailDeliveryError(PwresetError):
     """The SMTP server could not be reached or refused the message."""

@@ -14,8 +14,9 @@ from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 
 from keycloak_pwreset.demo.errors import DemoError
+from keycloak_pwreset.errors import PwresetError
+from keycloak_pwreset.setup_realm import SERVICE_CLIENT_ID, client_secret, setup_realm
 
-SERVICE_CLIENT_ID = "keycloak-pwreset"
 LOGIN_CLIENT_ID = "pwreset-login-test"
 DEFAULT_PASSWORD_POLICY = " and ".join(
     (
@@ -28,9 +29,6 @@ DEFAULT_PASSWORD_POLICY = " and ".join(
     )
 )
 SUPPORTED_LOCALES = ("en", "de", "fr", "es", "nl", "it", "pt-BR", "pl", "ja", "zh-CN")
-# What the service account needs: find users, read the realm's password policy, create users
-# and set passwords (manage-users).
-SERVICE_ROLES = ("view-users", "query-users", "manage-users", "view-realm")
 _TIMEOUT = 30
 
 
@@ -47,7 +45,7 @@ class RealmInfo:
 
 @contextmanager
 def _admin_api(action: str) -> Iterator[None]:
-    """Turn python-keycloak's exceptions into one-line DemoErrors."""
+    """Turn python-keycloak's (and setup_realm's) exceptions into one-line DemoErrors."""
     try:
         yield
     except KeycloakError as exc:
@@ -56,6 +54,8 @@ def _admin_api(action: str) -> Iterator[None]:
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
         raise DemoError(f"Keycloak refused to {action}: {code}{detail}") from exc
+    except PwresetError as exc:  # from setup_realm, already one line
+        raise DemoError(f"Could not {action}: {exc}") from exc
 
 
 def _admin(server_url: str, admin_user: str, admin_password: str, realm: str) -> KeycloakAdmin:
@@ -78,13 +78,16 @@ def create_realm(
     *,
     password_policy: str = DEFAULT_PASSWORD_POLICY,
     recreate: bool = True,
+    login_theme: str | None = None,
 ) -> RealmInfo:
-    """(Re)create ``realm`` with the service's client and a public login-test client."""
+    """(Re)create ``realm`` with the service's client and a public login-test client.
+
+    The service's client, its roles and the realm switches come from ``setup_realm``, as on a
+    real site, so the tests prove that set-up too. Only what is test-only is made here.
+    """
     settings: dict[str, Any] = {
         "realm": realm,
         "enabled": True,
-        "resetPasswordAllowed": True,
-        "registrationAllowed": False,
         "loginWithEmailAllowed": True,
         "duplicateEmailsAllowed": False,
         "internationalizationEnabled": True,
@@ -101,7 +104,7 @@ def create_realm(
             admin.update_realm(realm, settings)
         else:
             admin.create_realm(settings)
-        secret = _create_service_client(admin)
+        setup_realm(admin, realm, client_id=SERVICE_CLIENT_ID, login_theme=login_theme)
         admin.create_client(
             {
                 "clientId": LOGIN_CLIENT_ID,
@@ -112,40 +115,8 @@ def create_realm(
             },
             skip_exists=True,
         )
+        secret = client_secret(admin, SERVICE_CLIENT_ID)
     return RealmInfo(server_url, realm, SERVICE_CLIENT_ID, secret, LOGIN_CLIENT_ID)
-
-
-def _create_service_client(admin: KeycloakAdmin) -> str:
-    """Create the confidential service-account client, grant its roles, return its secret."""
-    admin.create_client(
-        {
-            "clientId": SERVICE_CLIENT_ID,
-            "enabled": True,
-            "publicClient": False,
-            "clientAuthenticatorType": "client-secret",
-            "serviceAccountsEnabled": True,
-            "standardFlowEnabled": False,
-            "directAccessGrantsEnabled": False,
-            "implicitFlowEnabled": False,
-        },
-        skip_exists=True,
-    )
-    client_uuid = _client_uuid(admin, SERVICE_CLIENT_ID)
-    account = admin.get_client_service_account_user(client_uuid)
-    management_uuid = _client_uuid(admin, "realm-management")
-    roles = [admin.get_client_role(management_uuid, name) for name in SERVICE_ROLES]
-    admin.assign_client_role(account["id"], management_uuid, roles)
-    # Read back rather than generate: Keycloak owns the secret.
-    return str(admin.get_client_secrets(client_uuid)["value"])
-
-
-def _client_uuid(admin: KeycloakAdmin, client_id: str) -> str:
-    uuid = admin.get_client_id(client_id)
-    if uuid is None:
-        raise DemoError(
-            f"Keycloak has no client {client_id!r} in realm {admin.connection.realm_name!r}"
-        )
-    return str(uuid)
 
 
 def create_user(

@@ -64,10 +64,21 @@ class KeycloakHandle:
         server.start()
         return cls(server)
 
-    def new_realm(self, name: str, password_policy: str = DEMO_REALM_POLICY) -> RealmInfo:
+    def new_realm(
+        self,
+        name: str,
+        password_policy: str = DEMO_REALM_POLICY,
+        *,
+        login_theme: str | None = None,
+    ) -> RealmInfo:
         s = self.server
         return create_realm(
-            s.url, s.admin_user, s.admin_password, name, password_policy=password_policy
+            s.url,
+            s.admin_user,
+            s.admin_password,
+            name,
+            password_policy=password_policy,
+            login_theme=login_theme,
         )
 
     def add_user(self, realm: str, user: DemoUser) -> str:
