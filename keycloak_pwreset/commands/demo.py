@@ -26,7 +26,12 @@ def run_demo(*, port: int, keycloak_port: int) -> int:
     print("keycloak-pwreset demo: starting everything on 127.0.0.1 …", flush=True)
     stack: list[KeycloakHandle | SmtpSink | MailViewer | ServiceHandle] = []
     try:
-        keycloak = KeycloakHandle.start(work, port=keycloak_port, progress=progress)
+        keycloak = KeycloakHandle.start(
+            work,
+            port=keycloak_port,
+            companion_url=f"http://127.0.0.1:{port}",
+            progress=progress,
+        )
         stack.append(keycloak)
         progress(f"Creating realm {REALM!r} with a demo user …")
         realm = keycloak.new_realm(REALM)

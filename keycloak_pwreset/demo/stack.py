@@ -20,6 +20,7 @@ from keycloak_pwreset.demo.realm import RealmInfo, create_realm, create_user
 from keycloak_pwreset.demo.smtp_sink import SmtpSink
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.settings import Settings, load_settings
+from keycloak_pwreset.theme import THEME_NAME, build_theme_jar
 from keycloak_pwreset.web.app import create_app
 from keycloak_pwreset.web.server import BackgroundServer
 
@@ -47,12 +48,27 @@ class KeycloakHandle:
     """A running Keycloak (started here and reused by every realm of a run)."""
 
     server: KeycloakServer
+    # The login theme installed in it (its links lead to `companion_url`), if any.
+    login_theme: str | None = None
 
     @classmethod
     def start(
-        cls, work_dir: Path, *, port: int = 0, progress: Callable[[str], None] = print
+        cls,
+        work_dir: Path,
+        *,
+        port: int = 0,
+        companion_url: str | None = None,
+        progress: Callable[[str], None] = print,
     ) -> KeycloakHandle:
+        """Start Keycloak; with ``companion_url``, with this product's login theme installed."""
         home = ensure_distribution(progress=progress)
+        providers: tuple[Path, ...] = ()
+        environment = {}
+        if companion_url:
+            # The JAR is the one `theme build` writes, URL left to the environment,
+            # so its bytes (and the cached Keycloak build) do not change per run.
+            providers = (build_theme_jar(work_dir / "theme"),)
+            environment["KCPR_PUBLIC_URL"] = companion_url
         server = KeycloakServer(
             home,
             port=port,
@@ -60,17 +76,22 @@ class KeycloakHandle:
             java_home=find_java_home(),
             work_dir=work_dir / "keycloak",
             progress=progress,
+            providers=providers,
+            environment=environment,
         )
         server.start()
-        return cls(server)
+        return cls(server, THEME_NAME if companion_url else None)
 
     def new_realm(
         self,
         name: str,
         password_policy: str = DEMO_REALM_POLICY,
         *,
-        login_theme: str | None = None,
+        login_theme: str | None = "",
     ) -> RealmInfo:
+        """A fresh realm prepared by setup-realm, with this product's login theme if installed."""
+        if login_theme == "":
+            login_theme = self.login_theme
         s = self.server
         return create_realm(
             s.url,

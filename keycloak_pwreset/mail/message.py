@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import email.policy
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from keycloak_pwreset.mail.render import RenderedEmail, one_line
+
+# Headers are not folded at 78 columns: CPython's folder, when it breaks a line
+# before an RFC 2047 encoded word, keeps the space *and* adds the continuation's,
+# so "inscription à" arrives as "inscription  à". 998 is RFC 5322's hard limit;
+# our headers are single short lines far below it.
+MESSAGE_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,7 @@ def _address(display_name: str, addr_spec: str) -> Address:
 def build_message(
     rendered: RenderedEmail, *, to: str, to_name: str, sender: Sender
 ) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=MESSAGE_POLICY)
     message["Subject"] = rendered.subject
     message["From"] = _address(sender.from_name, sender.from_address)
     message["To"] = _address(to_name, to)

@@ -13,7 +13,7 @@ from keycloak_pwreset.demo.realm import RealmInfo
 from keycloak_pwreset.demo.smtp_sink import SmtpSink
 from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from keycloak_pwreset.i18n import translations
-from tests.integration.conftest import Browser, reset_link
+from tests.helpers import Browser, reset_link
 from tests.integration.test_reset_flow import mails, wait_count
 
 SUBJECT = "Reset your password for %(site)s"

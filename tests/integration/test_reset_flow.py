@@ -11,7 +11,7 @@ import requests
 from keycloak_pwreset.demo.realm import RealmInfo, password_grant
 from keycloak_pwreset.demo.smtp_sink import ReceivedMail, SmtpSink
 from keycloak_pwreset.demo.stack import ServiceHandle
-from tests.integration.conftest import (
+from tests.helpers import (
     FIGURES,
     Account,
     Browser,
@@ -35,7 +35,11 @@ def wait_count(
         if len(found) >= count:
             return found
         time.sleep(0.1)
-    raise AssertionError(f"expected {count} mail(s) {subject!r} to {to}, got {found}")
+    others = [m.subject for m in sink.messages if to in m.rcpt_tos]
+    raise AssertionError(
+        f"expected {count} mail(s) {subject!r} to {to}, got {len(found)}; "
+        f"all mails to {to}: {others}"
+    )
 
 
 def failed_attempts(service: ServiceHandle) -> int:

@@ -13,7 +13,7 @@ from keycloak_pwreset.demo.realm import RealmInfo, password_grant
 from keycloak_pwreset.demo.smtp_sink import ReceivedMail, SmtpSink
 from keycloak_pwreset.demo.stack import ServiceHandle
 from keycloak_pwreset.i18n import translations
-from tests.integration.conftest import Account, Browser, data_result
+from tests.helpers import Account, Browser, data_result
 from tests.integration.test_reset_flow import wait_count
 
 PASSWORD = "Signed-up-9"

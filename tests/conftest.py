@@ -1,0 +1,104 @@
+"""One real Keycloak, one real SMTP server and the service, started once per test run.
+
+Shared by tests/integration and tests/e2e, so that a run starts Keycloak once.
+
+Everything runs as local processes on 127.0.0.1 through the same machinery as
+`keycloak-pwreset demo` (keycloak_pwreset.demo.stack).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+
+import pytest
+from keycloak import KeycloakAdmin
+
+from keycloak_pwreset.demo.ports import free_port
+from keycloak_pwreset.demo.realm import RealmInfo
+from keycloak_pwreset.demo.smtp_sink import SmtpSink
+from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
+from tests.helpers import FIGURES, Account, Browser
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+        if "tests/e2e" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("integration figures")
+        for key, value in FIGURES.items():
+            terminalreporter.write_line(f"{key}: {value}")
+
+
+@pytest.fixture(scope="session")
+def service_port() -> int:
+    """Chosen before Keycloak starts: its login theme links to the service there."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def keycloak(
+    tmp_path_factory: pytest.TempPathFactory, service_port: int
+) -> Iterator[KeycloakHandle]:
+    started = time.monotonic()
+    handle = KeycloakHandle.start(
+        tmp_path_factory.mktemp("keycloak"), companion_url=f"http://127.0.0.1:{service_port}"
+    )
+    FIGURES["keycloak start (s)"] = f"{time.monotonic() - started:.1f}"
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="session")
+def realm(keycloak: KeycloakHandle) -> RealmInfo:
+    return keycloak.new_realm(f"it-{secrets.token_hex(3)}")
+
+
+@pytest.fixture(scope="session")
+def sink() -> Iterator[SmtpSink]:
+    server = SmtpSink()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def service(
+    realm: RealmInfo, sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory, service_port: int
+) -> Iterator[ServiceHandle]:
+    handle = ServiceHandle.start(realm, sink, tmp_path_factory.mktemp("service"), port=service_port)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(keycloak: KeycloakHandle, realm: RealmInfo) -> KeycloakAdmin:
+    """Keycloak's admin API on the test realm, to look at what the service did."""
+    server = keycloak.server
+    return KeycloakAdmin(
+        server_url=server.url,
+        username=server.admin_user,
+        password=server.admin_password,
+        realm_name=realm.realm,
+        user_realm_name="master",
+    )
+
+
+@pytest.fixture
+def account(keycloak: KeycloakHandle, realm: RealmInfo) -> Account:
+    """A fresh user per test, so tests never depend on each other's passwords."""
+    name = f"user{secrets.token_hex(4)}"
+    user = DemoUser(name, f"{name}@example.org", "Original-pass1", "Test", "Person")
+    return Account(user, keycloak.add_user(realm.realm, user))
+
+
+@pytest.fixture
+def browser(service: ServiceHandle) -> Browser:
+    return Browser(service.url)

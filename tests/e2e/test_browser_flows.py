@@ -1,0 +1,120 @@
+"""From the realm's real login page, through the emails, to a successful sign-in."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from keycloak_pwreset.demo.realm import RealmInfo
+from keycloak_pwreset.demo.smtp_sink import SmtpSink
+from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
+from keycloak_pwreset.i18n import translations
+from tests.e2e.conftest import Callback, Steps, authorization_url
+from tests.integration.test_reset_flow import wait_count
+
+GERMAN = translations("de")
+
+
+def link_in(mail_text: str, service: ServiceHandle, path: str) -> str:
+    match = re.search(re.escape(service.url + path) + r"\?token=[\w-]+", mail_text)
+    assert match, mail_text
+    return match.group(0)
+
+
+def sign_in(steps: Steps, username: str, password: str, callback: Callback) -> None:
+    """On Keycloak's login page: sign in and land on the application with a code."""
+    page = steps.page
+    page.wait_for_selector("#kc-form-login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    steps.shot("keycloak-login-filled")
+    page.click("#kc-login")
+    page.wait_for_url(callback.url + "*")
+    steps.shot("application-signed-in")
+    answer = callback.received[-1]
+    assert answer.get("state") == ["e2e-state"]
+    assert answer.get("code") and answer["code"][0]
+
+
+def test_forgot_password_from_the_keycloak_login_page(
+    steps: Steps,
+    keycloak: KeycloakHandle,
+    realm: RealmInfo,
+    service: ServiceHandle,
+    sink: SmtpSink,
+    e2e_client: str,
+    callback: Callback,
+) -> None:
+    name = f"e2e{secrets.token_hex(4)}"
+    user = DemoUser(name, f"{name}@example.org", "Original-pass1", "Erika", "Muster", None)
+    keycloak.add_user(realm.realm, user)
+    page = steps.page
+    # The person starts signing in to the application, with the page in German.
+    page.goto(authorization_url(realm, e2e_client, callback, ui_locales="de"))
+    steps.shot("keycloak-login")
+    page.click("#pwreset-forgot-password")
+    page.wait_for_url(service.url + "/forgot-password*")
+    assert page.get_attribute("html", "lang") == "de"
+    steps.shot("companion-forgot-password")
+    page.fill("#identifier", user.email)
+    page.click("button[type=submit]")
+    steps.shot("companion-check-inbox")
+
+    subject = GERMAN.gettext("Reset your password for %(site)s") % {"site": realm.realm}
+    mail = wait_count(sink, user.email, subject, 1)[0]
+    page.goto(link_in(mail.text_body(), service, "/reset-password"))
+    assert page.url == service.url + "/reset-password"  # the token left the address bar
+    steps.shot("companion-new-password")
+
+    page.fill("#password", "schwach1")
+    page.fill("#password_confirmation", "schwach1")
+    page.click("button[type=submit]")
+    rule = page.get_attribute("[data-result]", "data-result")
+    assert rule == "password_missing_character_variety"
+    steps.shot("companion-weak-password-rule")
+
+    page.fill("#password", "Neues-Passwort-9")
+    page.fill("#password_confirmation", "Neues-Passwort-9")
+    page.click("button[type=submit]")
+    # Back on the login the person started: same client, same redirect URI.
+    page.wait_for_url(f"{realm.server_url}/realms/{realm.realm}/**")
+    steps.shot("keycloak-login-again")
+    sign_in(steps, user.username, "Neues-Passwort-9", callback)
+
+
+def test_register_from_the_keycloak_login_page(
+    steps: Steps,
+    realm: RealmInfo,
+    service: ServiceHandle,
+    sink: SmtpSink,
+    e2e_client: str,
+    callback: Callback,
+) -> None:
+    name = f"new{secrets.token_hex(4)}"
+    email = f"{name}@example.org"
+    page = steps.page
+    page.goto(authorization_url(realm, e2e_client, callback, ui_locales="fr"))
+    steps.shot("keycloak-login")
+    page.click("#pwreset-register")
+    page.wait_for_url(service.url + "/signup*")
+    assert page.get_attribute("html", "lang") == "fr"
+    steps.shot("companion-signup")
+    page.fill("#first_name", "Camille")
+    page.fill("#last_name", "Martin")
+    page.fill("#email", email)
+    if page.locator("#username").count():
+        page.fill("#username", name)
+    page.click("button[type=submit]")
+    steps.shot("companion-check-inbox")
+
+    french = translations("fr")
+    subject = french.gettext("Confirm your email to finish signing up for %(site)s")
+    mail = wait_count(sink, email, subject % {"site": realm.realm}, 1)[0]
+    page.goto(link_in(mail.text_body(), service, "/signup/complete"))
+    steps.shot("companion-choose-password")
+    page.fill("#password", "Bienvenue-2026")
+    page.fill("#password_confirmation", "Bienvenue-2026")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{realm.server_url}/realms/{realm.realm}/**")
+    steps.shot("keycloak-login-again")
+    sign_in(steps, name, "Bienvenue-2026", callback)
