@@ -59,16 +59,19 @@ def print_welcome(
     kc = keycloak.server
     lines = [
         "",
-        "Ready. Try a password reset:",
-        f"  1. Open          {service.url}/forgot-password",
-        f"  2. Enter         {DEMO_USER.email}  (or the username {DEMO_USER.username})",
+        "Ready. Try it the way your users would:",
+        f"  1. Open          {kc.url}/realms/{REALM}/account",
+        "     Keycloak's sign-in page (with this product's login theme) appears.",
+        "  2. Click 'Forgot password?' and enter "
+        f"{DEMO_USER.email} (or the username {DEMO_USER.username}).",
         f"  3. Read the mail {viewer.url}   (also saved as files in {sink.mail_dir})",
         "  4. Follow the link and choose a new password (the realm wants 8+ characters,",
         "     upper and lower case and a digit; try a weak one first to see the rule).",
-        f"  5. Sign in at    {kc.url}/realms/{REALM}/account",
+        "  5. You are back on Keycloak's sign-in page: sign in with the new password.",
         "",
-        f"Or sign up:        {service.url}/signup  (the account appears in Keycloak only",
-        "                   after the link in the email is followed and a password is set)",
+        "  Or click 'Create your account' on the sign-in page: the account appears in",
+        "  Keycloak only after the link in the email is followed and a password is set.",
+        f"  The companion's own pages: {service.url}/forgot-password and {service.url}/signup",
         "",
         f"Keycloak admin console: {kc.url}/admin  (user {kc.admin_user}, "
         f"password {kc.admin_password})",
