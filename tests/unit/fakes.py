@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from keycloak_pwreset.errors import AccountExists, KeycloakUnavailable
 from keycloak_pwreset.gateway import KeycloakUser, NewAccount, SignupRules
+from keycloak_pwreset.mail.message import Sender
+from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.results import Result
+from keycloak_pwreset.settings import MailSettings
 
 
 class FakeClock:
@@ -125,3 +128,15 @@ class FakeKeycloak:
 
     def current_password(self, user_id: str) -> str:
         return self.passwords[user_id][-1]
+
+
+def route_to(sender: Sender) -> MailRouting:
+    """Routing that sends every kind, in every language, as ``sender``."""
+    return MailRouting(
+        MailSettings(
+            from_address=sender.from_address,
+            from_name=sender.from_name,
+            reply_to=sender.reply_to,
+            envelope_from=sender.envelope_from,
+        )
+    )

@@ -5,10 +5,9 @@ from keycloak_pwreset.mail.emails import send_password_changed_email, send_reset
 from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.mail.message import Sender
 from keycloak_pwreset.mail.render import EmailRenderer
-from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.paths import themes_dir
-from keycloak_pwreset.settings import MailSettings
+from tests.unit.fakes import route_to
 
 USER = KeycloakUser(
     id="id-alice",
@@ -18,17 +17,6 @@ USER = KeycloakUser(
     last_name="Liddell",
     locale="de",
 )
-
-
-def route_to(sender: Sender) -> MailRouting:
-    return MailRouting(
-        MailSettings(
-            from_address=sender.from_address,
-            from_name=sender.from_name,
-            reply_to=sender.reply_to,
-            envelope_from=sender.envelope_from,
-        )
-    )
 
 
 def make_mailer(transport: MemoryTransport) -> Mailer:
