@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from keycloak_pwreset import __version__
+from keycloak_pwreset.audit import configure_logging
 from keycloak_pwreset.errors import PwresetError
 
 
@@ -84,13 +84,7 @@ def _add_setup_realm(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Libraries' chatter (every migration step, every SMTP connection of the
-    # demo's mail sink) would drown the lines a person needs to read.
-    for noisy in ("alembic", "mail.log"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
     try:
         if args.command == "serve":
             from keycloak_pwreset.commands.serve import run_serve

@@ -35,6 +35,8 @@ class Result(StrEnum):
     INVALID_NAME = "invalid_name"
     INVALID_USERNAME = "invalid_username"
     USERNAME_TAKEN = "username_taken"
+    # Too many attempts from this client address; the same for every account.
+    RATE_LIMITED = "rate_limited"
     # Only ever said to someone who proved they own the email address.
     ACCOUNT_EXISTS = "account_exists"
 
@@ -75,6 +77,7 @@ MESSAGES: dict[Result, str] = {
         "~ / \\ | ^ = [ ] { } ( ) ` ,"
     ),
     Result.USERNAME_TAKEN: N_("This username is already taken. Please choose another one."),
+    Result.RATE_LIMITED: N_("Too many attempts. Please wait a little and try again."),
     Result.ACCOUNT_EXISTS: N_(
         "An account with this email address already exists. Sign in, or reset your password "
         "if you forgot it."

@@ -76,6 +76,7 @@ def build_services(
         "ttl": timedelta(minutes=settings.token_ttl_minutes),
         "site_name": settings.realm,
         "languages": languages,
+        "emails_per_account_per_hour": settings.limits.emails_per_account_per_hour,
     }
     reset = ResetFlow(**common)
     signup = SignupFlow(**common, default_groups=tuple(settings.signup_default_groups))

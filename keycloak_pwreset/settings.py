@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from limits import parse as parse_rate
 from pydantic import (
     BaseModel,
     Field,
@@ -133,6 +134,27 @@ class KindMail(SenderOverrides):
         return _hyphenate_keys(value)
 
 
+class LimitSettings(BaseModel):
+    """Abuse limits; see keycloak_pwreset.ratelimit and the README's Security section."""
+
+    enabled: bool = True
+    # Every POST (forms and API) from one client address.
+    requests_per_client: str = "20/minute"
+    # Every use of a link's token (opening it, submitting it) from one client address.
+    token_attempts_per_client: str = "30/hour"  # noqa: S105 - a rate, not a password
+    # Emails to one account (or address) per hour; the rest are dropped silently.
+    emails_per_account_per_hour: int = Field(default=3, ge=1, le=1000)
+
+    @field_validator("requests_per_client", "token_attempts_per_client")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_rate(value)
+        except ValueError:
+            raise ValueError("must be a rate like 20/minute or 100/hour") from None
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -157,6 +179,11 @@ class Settings(BaseSettings):
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     log_level: str = "INFO"
+    # "json": one JSON object per log line (audit events included), for log shippers.
+    log_format: Literal["text", "json"] = "text"
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    # Proxies whose X-Forwarded-For names the real client (exact addresses).
+    trusted_proxies: list[str] = Field(default_factory=list)
     # The "default" SMTP profile; more under [smtp_profiles.<name>].
     smtp: SmtpSettings = SmtpSettings()
     smtp_profiles: dict[str, SmtpSettings] = Field(default_factory=dict)

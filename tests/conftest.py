@@ -37,6 +37,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(f"{key}: {value}")
 
 
+# Every test runs from 127.0.0.1: per-client limits high enough for the whole
+# suite; the per-account email cooldown stays at its default (3 an hour).
+TEST_LIMITS = {"requests_per_client": "100000/minute", "token_attempts_per_client": "100000/minute"}
+
+
 @pytest.fixture(scope="session")
 def service_port() -> int:
     """Chosen before Keycloak starts: its login theme links to the service there."""
@@ -73,7 +78,9 @@ def sink() -> Iterator[SmtpSink]:
 def service(
     realm: RealmInfo, sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory, service_port: int
 ) -> Iterator[ServiceHandle]:
-    handle = ServiceHandle.start(realm, sink, tmp_path_factory.mktemp("service"), port=service_port)
+    handle = ServiceHandle.start(
+        realm, sink, tmp_path_factory.mktemp("service"), port=service_port, limits=TEST_LIMITS
+    )
     yield handle
     handle.stop()
 

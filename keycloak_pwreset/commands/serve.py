@@ -8,6 +8,7 @@ import threading
 
 import uvicorn
 
+from keycloak_pwreset.audit import configure_logging
 from keycloak_pwreset.errors import ConfigError
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.settings import Settings, load_settings
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 def start_services(settings: Settings) -> Services:
     """Build everything, refusing to start with templates that would fail a person later."""
+    configure_logging(settings.log_level, settings.log_format)
     services = build_services(settings)
     problems = template_problems(settings, services.mailer.renderer)
     if problems:

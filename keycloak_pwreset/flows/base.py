@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import KeycloakUnavailable, PwresetError
 from keycloak_pwreset.gateway import Gateway
 from keycloak_pwreset.i18n import Languages
@@ -30,6 +31,7 @@ class Flow:
     ttl: timedelta
     site_name: str
     languages: Languages = field(default_factory=lambda: Languages(["en"], "en"))
+    emails_per_account_per_hour: int = 3
     wake_worker: Callable[[], None] = lambda: None
 
     @property
@@ -43,6 +45,20 @@ class Flow:
     def enqueue(self, job: str, payload: dict[str, Any]) -> None:
         self.outbox.add(job, payload)
         self.wake_worker()
+
+    def over_email_limit(self, *, user_id: str = "", email: str = "") -> bool:
+        """Has this account had its share of emails this hour? Then drop, silently.
+
+        Silently: the request was answered long ago, identically for every
+        account; the drop is only counted in the audit log. It stops anyone
+        from flooding a mailbox with reset or sign-up emails.
+        """
+        since = self.tokens.clock() - timedelta(hours=1)
+        sent = self.tokens.issued_since(user_id=user_id, email=email, since=since)
+        if sent < self.emails_per_account_per_hour:
+            return False
+        audit("email_suppressed", account_id=user_id or None, kind="cooldown")
+        return True
 
     def outage(self, claimed: TokenInfo, exc: PwresetError) -> Result:
         """Keycloak is down, or refuses us (a lost role, a rotated secret).

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import AccountNotFound, KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows.base import Flow
 from keycloak_pwreset.mail.emails import send_password_changed_email, send_reset_email
@@ -98,9 +99,7 @@ class ResetFlow(Flow):
         except (KeycloakUnavailable, KeycloakRejected):
             self.enqueue(LOGOUT_JOB, {"user_id": claimed.user_id})
         self.enqueue(CHANGED_JOB, {"user_id": claimed.user_id, "locale": claimed.locale})
-        log.info(
-            "password changed", extra={"event": "password_changed", "user_id": claimed.user_id}
-        )
+        audit("password_changed", account_id=claimed.user_id)
 
     # -- worker side ----------------------------------------------------------
 
@@ -120,22 +119,25 @@ class ResetFlow(Flow):
         user = self.gateway.find_user(str(payload["identifier"]))
         if user is None or not user.email:
             # Return as if we did, to avoid leaking registered accounts.
-            log.info("reset requested for no known account", extra={"event": "reset_unknown"})
+            audit("reset_no_account")
+            return
+        if self.over_email_limit(user_id=user.id):
             return
         locale = self.languages.pick(payload.get("locale"), user.locale, payload.get("page_locale"))
         token = self.tokens.issue(
             purpose=PURPOSE, ttl=self.ttl, user_id=user.id, email=user.email, locale=locale
         )
         link = self.link("/reset-password", token)
-        send_reset_email(
-            self.mailer,
-            locale=locale,
-            user=user,
-            link=link,
-            ttl_minutes=self.ttl_minutes,
-            site_name=self.site_name,
-        )
-        log.info("reset email sent", extra={"event": "reset_email_sent", "user_id": user.id})
+        with self.tokens.discarded_if_unsent(token):
+            send_reset_email(
+                self.mailer,
+                locale=locale,
+                user=user,
+                link=link,
+                ttl_minutes=self.ttl_minutes,
+                site_name=self.site_name,
+            )
+        audit("email_sent", account_id=user.id, kind="reset", locale=locale)
 
     def process_changed(self, payload: dict[str, Any]) -> None:
         user = self.gateway.get_user(str(payload["user_id"]))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import AccountExists, KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows import reset
 from keycloak_pwreset.flows.base import Flow
@@ -151,7 +152,7 @@ class SignupFlow(Flow):
             self.tokens.release(claimed.id)
             return result
         self.tokens.consume(claimed)
-        log.info("sign-up completed", extra={"event": "signup_completed"})
+        audit("signup_completed", kind="signup")
         return Result.SUCCESS
 
     # -- worker side ----------------------------------------------------------
@@ -165,7 +166,10 @@ class SignupFlow(Flow):
         rules = self.gateway.signup_rules()
         existing = self.gateway.find_user_by_email(email)
         if existing is not None and not rules.duplicate_emails:
-            self._tell_account_exists(existing.id, email, locale, payload)
+            if not self.over_email_limit(user_id=existing.id):
+                self._tell_account_exists(existing.id, email, locale, payload)
+            return
+        if self.over_email_limit(email=email):
             return
         token = self.tokens.issue(
             purpose=PURPOSE,
@@ -179,16 +183,17 @@ class SignupFlow(Flow):
                 "attributes": payload.get("attributes", {}),
             },
         )
-        send_signup_email(
-            self.mailer,
-            locale=locale,
-            to=email,
-            name=_name(payload),
-            link=self.link("/signup/complete", token),
-            ttl_minutes=self.ttl_minutes,
-            site_name=self.site_name,
-        )
-        log.info("sign-up email sent", extra={"event": "signup_email_sent"})
+        with self.tokens.discarded_if_unsent(token):
+            send_signup_email(
+                self.mailer,
+                locale=locale,
+                to=email,
+                name=_name(payload),
+                link=self.link("/signup/complete", token),
+                ttl_minutes=self.ttl_minutes,
+                site_name=self.site_name,
+            )
+        audit("email_sent", kind="signup", locale=locale)
 
     def _tell_account_exists(
         self, user_id: str, email: str, locale: str, payload: dict[str, Any]
@@ -198,16 +203,17 @@ class SignupFlow(Flow):
         token = self.tokens.issue(
             purpose=reset.PURPOSE, ttl=self.ttl, user_id=user_id, email=email, locale=locale
         )
-        send_account_exists_email(
-            self.mailer,
-            locale=locale,
-            to=email,
-            name=_name(payload),
-            reset_link=self.link("/reset-password", token),
-            ttl_minutes=self.ttl_minutes,
-            site_name=self.site_name,
-        )
-        log.info("account-exists email sent", extra={"event": "signup_account_exists"})
+        with self.tokens.discarded_if_unsent(token):
+            send_account_exists_email(
+                self.mailer,
+                locale=locale,
+                to=email,
+                name=_name(payload),
+                reset_link=self.link("/reset-password", token),
+                ttl_minutes=self.ttl_minutes,
+                site_name=self.site_name,
+            )
+        audit("email_sent", account_id=user_id, kind="account-exists", locale=locale)
 
 
 def _name(payload: dict[str, Any]) -> str:

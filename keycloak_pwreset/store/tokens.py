@@ -11,11 +11,13 @@ Rules enforced here, in SQL, so that every caller gets them:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 
 from keycloak_pwreset.clock import Clock, utc_now
@@ -53,6 +55,9 @@ class TokenStore:
     def __init__(self, db: Database, clock: Clock = utc_now) -> None:
         self._db = db
         self._clock = clock
+
+    def clock(self) -> datetime:
+        return self._clock()
 
     def _live(self, now: datetime) -> Any:
         return and_(
@@ -94,6 +99,39 @@ class TokenStore:
                 )
             )
         return token
+
+    def issued_since(self, *, user_id: str = "", email: str = "", since: datetime) -> int:
+        """How many tokens (any purpose) were minted for this account or address since ``since``.
+
+        Every email with a link mints one, so this counts emails: the basis of
+        the per-account cooldown, shared by every instance through the database.
+        """
+        owner = RecoveryToken.user_id == user_id if user_id else RecoveryToken.email == email
+        with self._db.session() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(RecoveryToken)
+                    .where(owner, RecoveryToken.created_at >= since)
+                )
+                or 0
+            )
+
+    @contextmanager
+    def discarded_if_unsent(self, token: str) -> Iterator[None]:
+        """Delete a freshly minted token if sending its email fails.
+
+        The retry mints another; a token that never reached anyone must not
+        count against the account's email cooldown, nor stay valid.
+        """
+        try:
+            yield
+        except BaseException:
+            with self._db.session() as session:
+                session.execute(
+                    delete(RecoveryToken).where(RecoveryToken.token_hash == hash_token(token))
+                )
+            raise
 
     def find_live(self, token: str, purpose: str) -> TokenInfo | None:
         """Look a token up without using it (a GET, a mail scanner opening the link)."""

@@ -10,12 +10,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, Response
 
 from keycloak_pwreset import __version__
-from keycloak_pwreset.i18n import Languages
+from keycloak_pwreset.i18n import N_, Languages
 from keycloak_pwreset.paths import themes_dir
+from keycloak_pwreset.ratelimit import ClientLimiter
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services, template_dirs
 from keycloak_pwreset.web import api, pages, signup_api, signup_pages
 from keycloak_pwreset.web.forms import Forms
+from keycloak_pwreset.web.limits import RateLimits
 from keycloak_pwreset.web.pages_render import PageRenderer
 from keycloak_pwreset.web.security import SecurityHeaders, content_security_policy
 
@@ -44,6 +46,22 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(signup_pages.build_router(services, forms))
         app.include_router(signup_api.build_router(services))
     app.mount("/static", StaticFiles(directory=themes_dir() / "static"), name="static")
+    # Added before SecurityHeaders, so it runs inside it: a 429 gets the
+    # security headers too.
+    app.add_middleware(
+        RateLimits,
+        limiter=ClientLimiter(settings.limits),
+        trusted_proxies=frozenset(settings.trusted_proxies),
+        render_page=lambda request, wait: forms.render(
+            request,
+            "notice.html",
+            429,
+            title=N_("Too many attempts"),
+            kind="error",
+            result=Result.RATE_LIMITED.value,
+            message=message_for(Result.RATE_LIMITED),
+        ),
+    )
     app.add_middleware(
         SecurityHeaders,
         # Forms may redirect to the login URL and to Keycloak (the way back).

@@ -7,6 +7,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from keycloak_pwreset.audit import audit
 from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.settings import Settings
@@ -19,6 +20,7 @@ from keycloak_pwreset.web.pages_render import PageRenderer
 LOCALE_COOKIE = "kcpr_locale"
 RETURN_COOKIE = "kcpr_return"
 RETURN_PARAM = "return_to"
+HONEYPOT = "website"
 SESSION_EXPIRED = N_("Your session expired. Please submit the form again.")
 
 
@@ -148,6 +150,17 @@ class Forms:
         if back:
             return back
         return with_query(fallback, **params) if fallback else None
+
+    def client(self, request: Request) -> str:
+        """The client address the rate limiter determined (trusted proxies honoured)."""
+        return str(getattr(request.state, "client_address", "") or "unknown")
+
+    def trapped(self, request: Request, form: dict[str, str]) -> bool:
+        """A bot filled the honeypot field: answer as usual, do nothing, note it."""
+        if not form.get(HONEYPOT):
+            return False
+        audit("bot_trapped", client=self.client(request), path=request.url.path)
+        return True
 
     async def read(self, request: Request) -> tuple[dict[str, str], bool]:
         """The submitted fields, and whether the CSRF token in them is valid."""

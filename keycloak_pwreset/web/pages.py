@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from keycloak_pwreset.audit import audit
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.web.forms import Forms
@@ -30,11 +31,14 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
         shown = identifier[:255]
         if not valid:
             return forms.again(request, "forgot_password.html", None, identifier=shown)
-        shown, chosen = forms.languages_of(request, form)
+        if forms.trapped(request, form):
+            return forms.render(request, "forgot_password_sent.html")  # as if we did
+        page_locale, chosen = forms.languages_of(request, form)
         # The flow only writes an outbox row: run it off the event loop.
-        result = await asyncio.to_thread(services.reset.request, identifier, chosen, shown)
+        result = await asyncio.to_thread(services.reset.request, identifier, chosen, page_locale)
         if result is not Result.SUCCESS:
             return forms.again(request, "forgot_password.html", result, identifier=shown)
+        audit("reset_requested", client=forms.client(request))
         # The same page for every accepted request, account or not.
         return forms.render(request, "forgot_password_sent.html")
 

@@ -71,6 +71,8 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
         values = {k: v[:255] for k, v in form.items()}
         if not valid:
             return forms.again(request, "signup.html", None, rules=rules, values=values)
+        if forms.trapped(request, form):
+            return forms.render(request, "signup_sent.html")  # as if we did
         shown, chosen = forms.languages_of(request, form)
         signup = request_from_form(form, rules, chosen or shown)
         result = await asyncio.to_thread(flow.request, signup, rules)

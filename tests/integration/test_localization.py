@@ -13,6 +13,7 @@ from keycloak_pwreset.demo.realm import RealmInfo
 from keycloak_pwreset.demo.smtp_sink import SmtpSink
 from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from keycloak_pwreset.i18n import translations
+from tests.conftest import TEST_LIMITS
 from tests.helpers import Browser, reset_link
 from tests.integration.test_reset_flow import mails, wait_count
 
@@ -46,6 +47,7 @@ def localized(
         sink,
         tmp_path_factory.mktemp("localized"),
         templates_dir=str(site),
+        limits=TEST_LIMITS,
         smtp_profiles={"second": {"host": "127.0.0.1", "port": second_sink.port}},
         mail={
             "from_address": "account-help@demo.example",

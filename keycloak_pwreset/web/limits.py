@@ -1,0 +1,71 @@
+"""Rate limiting at the edge: 429 with Retry-After, the same for every account."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp
+
+from keycloak_pwreset.audit import audit
+from keycloak_pwreset.ratelimit import ClientLimiter
+from keycloak_pwreset.results import Result, message_for
+from keycloak_pwreset.web.client import client_address
+
+# Paths where a link's token is used: limited separately, so that guessing
+# tokens is bounded even below the general POST limit.
+TOKEN_PATHS = (
+    "/reset-password",
+    "/signup/complete",
+    "/api/v1/password-resets/complete",
+    "/api/v1/signups/complete",
+)
+
+
+class RateLimits(BaseHTTPMiddleware):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: ClientLimiter,
+        trusted_proxies: frozenset[str],
+        render_page: Callable[[Request, int], Response] | None = None,
+    ) -> None:
+        super().__init__(app)
+        self.limiter = limiter
+        self.trusted = trusted_proxies
+        self.render_page = render_page
+
+    def kinds(self, request: Request) -> list[str]:
+        path = request.url.path
+        kinds = ["request"] if request.method == "POST" else []
+        uses_token = path in TOKEN_PATHS and (
+            request.method == "POST" or "token" in request.query_params
+        )
+        return [*kinds, "token"] if uses_token else kinds
+
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        client = client_address(request, self.trusted)
+        request.state.client_address = client
+        for kind in self.kinds(request):
+            wait = self.limiter.hit(kind, client)
+            if wait is not None:
+                audit("rate_limited", client=client, limit=kind, path=request.url.path)
+                return self.refuse(request, wait)
+        return await call_next(request)
+
+    def refuse(self, request: Request, wait: int) -> Response:
+        headers = {"Retry-After": str(wait)}
+        if request.url.path.startswith("/api/"):
+            result = Result.RATE_LIMITED
+            body = {"result": result.value, "message": message_for(result)}
+            return JSONResponse(body, status_code=429, headers=headers)
+        if self.render_page is not None:
+            response = self.render_page(request, wait)
+            response.headers.update(headers)
+            return response
+        return PlainTextResponse(message_for(Result.RATE_LIMITED), 429, headers=headers)
