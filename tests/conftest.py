@@ -28,6 +28,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         if "tests/e2e" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+        if "tests/security" in str(item.path):
+            item.add_marker(pytest.mark.security)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
