@@ -43,15 +43,28 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
-    handler = logging.StreamHandler()
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    """Log to stderr as text or JSON; calling it again replaces only our own handler.
+
+    Handlers someone else installed (a test runner's capture, an embedding
+    application's) are left alone, and then ours is not added at all.
+    """
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for handler in [h for h in root.handlers if getattr(h, "_kcpr", False)]:
+        root.removeHandler(handler)
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler._kcpr = True  # type: ignore[attr-defined]
+        if fmt == "json":
+            handler.setFormatter(JsonFormatter())
+        else:
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
+        root.addHandler(handler)
     root.setLevel(level.upper())
     # Libraries' chatter (every migration step, every SMTP connection of the
-    # demo's mail sink) would drown the lines a person needs to read.
+    # demo's mail sink, urllib3's retry notes before our own one-line error)
+    # would drown the lines a person needs to read.
     for noisy in ("alembic", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)

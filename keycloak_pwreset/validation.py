@@ -16,8 +16,8 @@ _LOCALE = re.compile(r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8}){0,3}$")
 
 
 def has_control_characters(value: str) -> bool:
-    """CR, LF, NUL and other control characters: never legitimate in these fields."""
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
+    """CR, LF, NUL, other control characters and lone surrogates: never legitimate here."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value)
 
 
 def check_field(value: str, max_length: int) -> Result | None:
@@ -64,6 +64,10 @@ def check_person_name(value: str, *, realm_checks_characters: bool = True) -> Re
         return problem
     if realm_checks_characters and any(ch in PERSON_NAME_PROHIBITED for ch in value):
         return Result.INVALID_NAME
+    if "=?" in value:
+        # An RFC 2047 encoded word: some Python versions decode it into raw CR/LF
+        # in an email header (CVE-2024-6923). No real name contains one.
+        return Result.INVALID_NAME
     return None
 
 
@@ -81,7 +85,9 @@ def normalize_email(value: str) -> str | None:
     if not value or len(value) > 254 or has_control_characters(value):
         return None
     try:
-        checked = validate_email(value, check_deliverability=False)
+        # ASCII local parts only: a non-ASCII one needs SMTPUTF8 end to end,
+        # which few servers offer; refusing it now beats failing in the worker.
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         return None
     return str(checked.normalized)

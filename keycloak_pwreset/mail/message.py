@@ -31,15 +31,21 @@ class Sender:
 
 def _address(display_name: str, addr_spec: str) -> Address:
     # Address() quotes or RFC 2047-encodes the display name as needed; the
-    # name is folded to one line first, so nothing in it can add a header.
-    return Address(display_name=one_line(display_name), addr_spec=addr_spec)
+    # name is folded to one line first, and any "=?" (the start of an encoded
+    # word, which some Python versions decode into a raw CR/LF: CVE-2024-6923)
+    # is broken up, so nothing in a name can add a header.
+    return Address(display_name=inert(one_line(display_name)), addr_spec=addr_spec)
+
+
+def inert(text: str) -> str:
+    return text.replace("=?", "= ?")
 
 
 def build_message(
     rendered: RenderedEmail, *, to: str, to_name: str, sender: Sender
 ) -> EmailMessage:
     message = EmailMessage(policy=MESSAGE_POLICY)
-    message["Subject"] = rendered.subject
+    message["Subject"] = inert(rendered.subject)
     message["From"] = _address(sender.from_name, sender.from_address)
     message["To"] = _address(to_name, to)
     if sender.reply_to:

@@ -47,6 +47,10 @@ def api_status(result: Result) -> int:
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": Outcome, "description": "Invalid input or a password rule not met"},
     413: {"model": Outcome, "description": "Request body too large"},
+    429: {
+        "model": Outcome,
+        "description": "Too many requests from this client address (see Retry-After)",
+    },
 }
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from keycloak_pwreset import __version__
@@ -16,10 +20,32 @@ from keycloak_pwreset.ratelimit import ClientLimiter
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services, template_dirs
 from keycloak_pwreset.web import api, pages, signup_api, signup_pages
+from keycloak_pwreset.web.body_limit import BodyLimit
 from keycloak_pwreset.web.forms import Forms
 from keycloak_pwreset.web.limits import RateLimits
 from keycloak_pwreset.web.pages_render import PageRenderer
 from keycloak_pwreset.web.security import SecurityHeaders, content_security_policy
+
+
+class Readiness(BaseModel):
+    database: str
+    keycloak: str
+
+
+def without_422(app: FastAPI) -> None:
+    """Drop FastAPI's automatic 422 from the schema: this API answers 400 with a result code."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(services: Services) -> FastAPI:
@@ -62,12 +88,23 @@ def create_app(services: Services) -> FastAPI:
             message=message_for(Result.RATE_LIMITED),
         ),
     )
+    # Inside SecurityHeaders, so a 413 carries them too.
+    app.add_middleware(BodyLimit)
     app.add_middleware(
         SecurityHeaders,
         # Forms may redirect to the login URL and to Keycloak (the way back).
         csp=content_security_policy([settings.effective_login_url, settings.keycloak_url]),
         hsts=settings.secure_cookies,
     )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI's own 400 for a body it cannot parse (not UTF-8, not JSON)
+        # answers in the API's documented shape too.
+        if exc.status_code == 400 and request.url.path.startswith("/api/"):
+            result = Result.INVALID_CHARACTERS
+            return JSONResponse({"result": result.value, "message": message_for(result)}, 400)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_request: Request, exc: RequestValidationError) -> Response:
@@ -80,7 +117,13 @@ def create_app(services: Services) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Database and Keycloak are reachable")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Database and Keycloak are reachable",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Database or Keycloak unreachable"}},
+    )
     async def readyz() -> Response:
         database = await asyncio.to_thread(services.db.ping)
         keycloak = await asyncio.to_thread(services.gateway.ping)
@@ -90,4 +133,5 @@ def create_app(services: Services) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if database and keycloak else 503)
 
+    without_422(app)
     return app

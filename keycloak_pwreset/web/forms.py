@@ -11,6 +11,7 @@ from keycloak_pwreset.audit import audit
 from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.settings import Settings
+from keycloak_pwreset.tokens import looks_like_token
 from keycloak_pwreset.validation import has_control_characters
 from keycloak_pwreset.web.csrf import COOKIE as CSRF_COOKIE
 from keycloak_pwreset.web.csrf import FIELD as CSRF_FIELD
@@ -123,7 +124,7 @@ class Forms:
         client, redirect URI, state and PKCE kept by Keycloak. Any other
         target, or another host, is an open redirect and is ignored.
         """
-        if not value or len(value) > 2000 or has_control_characters(value):
+        if not value or len(value) > 2000 or not value.isascii() or has_control_characters(value):
             return None
         keycloak = urlsplit(self.settings.keycloak_url)
         target = urlsplit(value)
@@ -181,10 +182,12 @@ class Forms:
         _, chosen = self.languages_of(request)
         if chosen:  # a link from a language switcher or a Keycloak page keeps its language
             self._cookie(response, LOCALE_COOKIE, chosen, path=self.base or "/")
+        # Only a token's own alphabet goes into the cookie (anything else is no
+        # token of ours, and a cookie header could not carry it anyway).
         self._cookie(
             response,
             cookie,
-            token[:100],
+            token if looks_like_token(token) else "invalid",
             path=f"{self.base}{path}",
             max_age=self.settings.token_ttl_minutes * 60,
         )

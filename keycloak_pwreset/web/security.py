@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
 MAX_BODY_BYTES = 64 * 1024
@@ -47,14 +47,7 @@ class SecurityHeaders(BaseHTTPMiddleware):
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            response: Response = JSONResponse(
-                {"result": "value_too_long", "message": "The request is too large."},
-                status_code=413,
-            )
-        else:
-            response = await call_next(request)
+        response = await call_next(request)
         for name, value in self.headers.items():
             if name == "Cache-Control" and request.url.path.startswith("/static/"):
                 continue
