@@ -6,7 +6,6 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 
 from keycloak_pwreset.demo.admin_account import adopt_admin
 from keycloak_pwreset.demo.keycloak_home import make_run_home
@@ -18,9 +17,10 @@ from keycloak_pwreset.demo.keycloak_process import (
     wait_ready,
 )
 from keycloak_pwreset.demo.ports import LOOPBACK, ensure_port_free, free_port
+from keycloak_pwreset.demo.running import Running
 
 
-class KeycloakServer:
+class KeycloakServer(Running):
     """Start and stop Keycloak from a cached distribution (see ``ensure_distribution``).
 
     All state lives under ``work_dir`` (its own home, database and ``keycloak.log``), so
@@ -153,15 +153,3 @@ class KeycloakServer:
         atexit.unregister(self.stop)
         if proc is not None:
             terminate(proc)
-
-    def __enter__(self) -> "KeycloakServer":
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

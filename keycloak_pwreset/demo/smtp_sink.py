@@ -6,7 +6,6 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -16,13 +15,14 @@ from keycloak_pwreset.demo.errors import DemoError
 from keycloak_pwreset.demo.mail_viewer import MailViewer
 from keycloak_pwreset.demo.ports import LOOPBACK, ensure_port_free, free_port
 from keycloak_pwreset.demo.received_mail import ReceivedMail
+from keycloak_pwreset.demo.running import Running
 
 __all__ = ["MailViewer", "ReceivedMail", "SmtpSink"]
 
 _SUMMARY_LIMIT = 10
 
 
-class SmtpSink:
+class SmtpSink(Running):
     """Accept every message on ``host:port`` and keep it in memory (and in ``mail_dir``).
 
     The port is fixed when the sink is made, so ``stop()`` then ``start()`` simulates an SMTP
@@ -161,18 +161,6 @@ class SmtpSink:
         user, password = self._require_auth
         ok = auth_data.login == user.encode() and auth_data.password == password.encode()
         return AuthResult(success=ok, handled=False)
-
-    def __enter__(self) -> "SmtpSink":
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class _Handler:
