@@ -37,6 +37,8 @@ class Result(StrEnum):
     USERNAME_TAKEN = "username_taken"
     # Too many attempts from this client address; the same for every account.
     RATE_LIMITED = "rate_limited"
+    # The site's CAPTCHA was not solved (or its provider could not confirm it).
+    CAPTCHA_FAILED = "captcha_failed"
     # Only ever said to someone who proved they own the email address.
     ACCOUNT_EXISTS = "account_exists"
 
@@ -78,6 +80,9 @@ MESSAGES: dict[Result, str] = {
     ),
     Result.USERNAME_TAKEN: N_("This username is already taken. Please choose another one."),
     Result.RATE_LIMITED: N_("Too many attempts. Please wait a little and try again."),
+    Result.CAPTCHA_FAILED: N_(
+        "Please complete the check that you are not a robot, then try again."
+    ),
     Result.ACCOUNT_EXISTS: N_(
         "An account with this email address already exists. Sign in, or reset your password "
         "if you forgot it."

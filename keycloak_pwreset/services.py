@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from keycloak_pwreset.captcha import CaptchaVerifier, build_verifier
 from keycloak_pwreset.clock import Clock, utc_now
 from keycloak_pwreset.flows.reset import ResetFlow
 from keycloak_pwreset.flows.signup import SignupFlow
@@ -35,6 +36,8 @@ class Services:
     reset: ResetFlow
     signup: SignupFlow
     worker: Worker
+    # The optional bot check of the request forms and API (None: off, the default).
+    captcha: CaptchaVerifier | None = None
 
     def close(self) -> None:
         self.worker.stop()
@@ -48,6 +51,7 @@ def build_services(
     transport: Transport | None = None,
     db: Database | None = None,
     clock: Clock = utc_now,
+    captcha: CaptchaVerifier | None = None,
 ) -> Services:
     """The production wiring; tests pass fakes for the parts they replace."""
     db = db or open_database(settings.database_url)
@@ -78,13 +82,18 @@ def build_services(
         "languages": languages,
         "emails_per_account_per_hour": settings.limits.emails_per_account_per_hour,
     }
-    reset = ResetFlow(**common)
+    reset = ResetFlow(
+        **common,
+        unknown_account_notice=settings.unknown_account_notice,
+        signup_url=f"{settings.public_url}/signup" if settings.signup_enabled else "",
+    )
     signup = SignupFlow(**common, default_groups=tuple(settings.signup_default_groups))
     # Sign-up jobs already queued are still done after sign-up is switched off.
     handlers = {**reset.handlers(), **signup.handlers()}
     worker = Worker(outbox, handlers, poll_seconds=settings.worker_poll_seconds)
     reset.wake_worker = signup.wake_worker = worker.wake
-    return Services(settings, db, gateway, mailer, outbox, tokens, reset, signup, worker)
+    captcha = captcha or build_verifier(settings.captcha, settings.public_url)
+    return Services(settings, db, gateway, mailer, outbox, tokens, reset, signup, worker, captcha)
 
 
 def template_dirs(settings: Settings, part: str) -> list[Path]:

@@ -155,6 +155,30 @@ class LimitSettings(BaseModel):
         return value
 
 
+class CaptchaSettings(BaseModel):
+    """An optional CAPTCHA on the request forms and API; see keycloak_pwreset.captcha."""
+
+    # none | turnstile | hcaptcha | recaptcha | a plugin's entry point name
+    provider: str = "none"
+    site_key: str = ""
+    secret_key: SecretStr = SecretStr("")
+    # Another siteverify address (a proxy in front of the provider).
+    verify_url: str | None = None
+    # Refuse responses the provider says were solved on another host than KCPR_PUBLIC_URL's.
+    check_hostname: bool = True
+
+    @field_validator("verify_url")
+    @classmethod
+    def _verify_url(cls, value: str | None) -> str | None:
+        return None if not value else http_url(value)
+
+    @model_validator(mode="after")
+    def _keys(self) -> CaptchaSettings:
+        if self.provider != "none" and not (self.site_key and self.secret_key.get_secret_value()):
+            raise ValueError(f"the {self.provider} CAPTCHA needs site_key and secret_key")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -182,6 +206,11 @@ class Settings(BaseSettings):
     # "json": one JSON object per log line (audit events included), for log shippers.
     log_format: Literal["text", "json"] = "text"
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    captcha: CaptchaSettings = Field(default_factory=CaptchaSettings)
+    # Email an address with no account when someone asks to reset its password,
+    # so its owner learns about it (and about signing up). Off: unknown addresses
+    # get nothing. Under the same per-address cooldown as every email.
+    unknown_account_notice: bool = False
     # Proxies whose X-Forwarded-For names the real client (exact addresses).
     trusted_proxies: list[str] = Field(default_factory=list)
     # The "default" SMTP profile; more under [smtp_profiles.<name>].

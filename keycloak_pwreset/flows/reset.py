@@ -13,12 +13,17 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import AccountNotFound, KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows.base import Flow
-from keycloak_pwreset.mail.emails import send_password_changed_email, send_reset_email
+from keycloak_pwreset.mail.emails import (
+    send_no_account_email,
+    send_password_changed_email,
+    send_reset_email,
+)
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.store.tokens import TokenInfo
 from keycloak_pwreset.validation import (
@@ -26,6 +31,7 @@ from keycloak_pwreset.validation import (
     check_field,
     check_new_password,
     clean_locale,
+    normalize_email,
 )
 
 log = logging.getLogger(__name__)
@@ -34,10 +40,15 @@ PURPOSE = "reset"
 REQUEST_JOB = "reset_request"
 CHANGED_JOB = "password_changed"
 LOGOUT_JOB = "logout_sessions"
+NOTICE_PURPOSE = "no_account_notice"
 
 
 @dataclass
 class ResetFlow(Flow):
+    # KCPR_UNKNOWN_ACCOUNT_NOTICE: tell an address with no account that someone asked.
+    unknown_account_notice: bool = False
+    signup_url: str = ""  # offered in that notice; empty when sign-up is off
+
     # -- web side -----------------------------------------------------------
 
     def request(self, identifier: str, locale: str = "", page_locale: str = "") -> Result:
@@ -120,6 +131,8 @@ class ResetFlow(Flow):
         if user is None or not user.email:
             # Return as if we did, to avoid leaking registered accounts.
             audit("reset_no_account")
+            if self.unknown_account_notice:
+                self._tell_no_account(payload)
             return
         if self.over_email_limit(user_id=user.id):
             return
@@ -138,6 +151,32 @@ class ResetFlow(Flow):
                 site_name=self.site_name,
             )
         audit("email_sent", account_id=user.id, kind="reset", locale=locale)
+
+    def _tell_no_account(self, payload: dict[str, Any]) -> None:
+        """Email an address with no account that someone asked to reset "its" password.
+
+        Only to something that is an email address (a username has nowhere to
+        write to), under the same per-address cooldown as every email. The
+        email carries nothing the requester typed but the address itself, so
+        it cannot be used to send someone a message of one's own.
+        """
+        address = normalize_email(str(payload["identifier"]))
+        if address is None or self.over_email_limit(email=address):
+            return
+        locale = self.languages.pick(payload.get("locale"), payload.get("page_locale"))
+        # A token born expired: never usable, never sent; it only counts this
+        # email against the address's cooldown, like the tokens in other emails.
+        marker = self.tokens.issue(purpose=NOTICE_PURPOSE, ttl=timedelta(0), email=address)
+        with self.tokens.discarded_if_unsent(marker):
+            send_no_account_email(
+                self.mailer,
+                locale=locale,
+                to=address,
+                reset_url=f"{self.public_url}/forgot-password",
+                signup_url=self.signup_url,
+                site_name=self.site_name,
+            )
+        audit("email_sent", kind="no-account", locale=locale)
 
     def process_changed(self, payload: dict[str, Any]) -> None:
         user = self.gateway.get_user(str(payload["user_id"]))

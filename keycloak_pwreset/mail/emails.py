@@ -69,3 +69,20 @@ def send_account_exists_email(
             "site_name": site_name,
         },
     )
+
+
+def send_no_account_email(
+    mailer: Mailer, *, locale: str, to: str, reset_url: str, signup_url: str, site_name: str
+) -> None:
+    mailer.send(
+        locale=locale,
+        kind="no-account",
+        to=to,
+        to_name="",
+        context={
+            "email": to,
+            "reset_url": reset_url,
+            "signup_url": signup_url,
+            "site_name": site_name,
+        },
+    )

@@ -29,5 +29,12 @@ def sample_context(kind: str, *, public_url: str, site_name: str) -> dict[str, A
         return {**common, "name": SAMPLE_USER.display_name, "link": signup_link}
     if kind == "account-exists":
         return {**common, "name": SAMPLE_USER.display_name, "reset_link": link}
+    if kind == "no-account":
+        return {
+            **common,
+            "email": SAMPLE_USER.email,
+            "reset_url": f"{public_url}/forgot-password",
+            "signup_url": f"{public_url}/signup",
+        }
     # A site's own extra kind: give it everything we have.
     return {**common, "user": SAMPLE_USER, "name": SAMPLE_USER.display_name, "link": link}

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
+from keycloak_pwreset.web.bot_check import passes_captcha
+
+CAPTCHA_FIELD = Field(
+    default="",
+    description="The CAPTCHA widget's response, when the site has a CAPTCHA (else ignored)",
+    max_length=4096,
+)
 
 
 class ResetRequest(BaseModel):
     identifier: str = Field(default="", description="Email address or username")
     locale: str | None = Field(default=None, description="BCP 47 language tag for the email")
+    captcha_response: str = CAPTCHA_FIELD
 
 
 class ResetCompletion(BaseModel):
@@ -64,7 +72,9 @@ def build_router(services: Services) -> APIRouter:
         responses=ERRORS,
         summary="Ask for a reset link (same answer whether or not the account exists)",
     )
-    async def request_reset(body: ResetRequest) -> JSONResponse:
+    async def request_reset(body: ResetRequest, request: Request) -> JSONResponse:
+        if not await passes_captcha(services.captcha, request, body.captcha_response):
+            return outcome(Result.CAPTCHA_FAILED, 400)
         result = await asyncio.to_thread(services.reset.request, body.identifier, body.locale or "")
         if result is not Result.SUCCESS:
             return outcome(result, 400)

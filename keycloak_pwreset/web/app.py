@@ -58,13 +58,15 @@ def create_app(services: Services) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    widget = services.captcha.widget() if services.captcha else None
     renderer = PageRenderer(
         template_dirs(settings, "pages"),
         public_url=settings.public_url,
         site_name=settings.realm,
         languages=Languages(settings.locales, settings.default_locale),
+        captcha=widget,
     )
-    forms = Forms(settings, renderer)
+    forms = Forms(settings, renderer, services.captcha)
     app.include_router(pages.build_router(services, forms))
     app.include_router(api.build_router(services))
     if settings.signup_enabled:
@@ -93,7 +95,10 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(
         SecurityHeaders,
         # Forms may redirect to the login URL and to Keycloak (the way back).
-        csp=content_security_policy([settings.effective_login_url, settings.keycloak_url]),
+        csp=content_security_policy(
+            [settings.effective_login_url, settings.keycloak_url],
+            widget.csp_sources if widget else (),
+        ),
         hsts=settings.secure_cookies,
     )
 

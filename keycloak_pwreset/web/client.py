@@ -15,3 +15,8 @@ def client_address(request: Request, trusted_proxies: frozenset[str]) -> str:
         if hop not in trusted_proxies:
             return hop[:64]
     return peer
+
+
+def determined_client(request: Request) -> str:
+    """The client address the rate limiter determined for this request (web/limits.py)."""
+    return str(getattr(request.state, "client_address", "") or "unknown")

@@ -8,11 +8,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from keycloak_pwreset.audit import audit
+from keycloak_pwreset.captcha import CaptchaVerifier
 from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.settings import Settings
 from keycloak_pwreset.tokens import looks_like_token
 from keycloak_pwreset.validation import has_control_characters
+from keycloak_pwreset.web.bot_check import passes_captcha
+from keycloak_pwreset.web.client import determined_client
 from keycloak_pwreset.web.csrf import COOKIE as CSRF_COOKIE
 from keycloak_pwreset.web.csrf import FIELD as CSRF_FIELD
 from keycloak_pwreset.web.csrf import Csrf
@@ -42,9 +45,12 @@ def with_query(url: str, **params: str) -> str:
 
 
 class Forms:
-    def __init__(self, settings: Settings, pages: PageRenderer) -> None:
+    def __init__(
+        self, settings: Settings, pages: PageRenderer, captcha: CaptchaVerifier | None = None
+    ) -> None:
         self.settings = settings
         self.pages = pages
+        self.captcha = captcha
         self.csrf = Csrf(settings.secret_key.get_secret_value())
         self.base = urlsplit(settings.public_url).path.rstrip("/")
 
@@ -154,7 +160,7 @@ class Forms:
 
     def client(self, request: Request) -> str:
         """The client address the rate limiter determined (trusted proxies honoured)."""
-        return str(getattr(request.state, "client_address", "") or "unknown")
+        return determined_client(request)
 
     def trapped(self, request: Request, form: dict[str, str]) -> bool:
         """A bot filled the honeypot field: answer as usual, do nothing, note it."""
@@ -162,6 +168,11 @@ class Forms:
             return False
         audit("bot_trapped", client=self.client(request), path=request.url.path)
         return True
+
+    async def human(self, request: Request, form: dict[str, str]) -> bool:
+        """The CAPTCHA, if the site has one, was solved (the widget's field in the form)."""
+        field = self.captcha.field if self.captcha else ""
+        return await passes_captcha(self.captcha, request, form.get(field, ""))
 
     async def read(self, request: Request) -> tuple[dict[str, str], bool]:
         """The submitted fields, and whether the CSRF token in them is valid."""

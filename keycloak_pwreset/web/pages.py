@@ -33,6 +33,10 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
             return forms.again(request, "forgot_password.html", None, identifier=shown)
         if forms.trapped(request, form):
             return forms.render(request, "forgot_password_sent.html")  # as if we did
+        if not await forms.human(request, form):
+            return forms.again(
+                request, "forgot_password.html", Result.CAPTCHA_FAILED, identifier=shown
+            )
         page_locale, chosen = forms.languages_of(request, form)
         # The flow only writes an outbox row: run it off the event loop.
         result = await asyncio.to_thread(services.reset.request, identifier, chosen, page_locale)

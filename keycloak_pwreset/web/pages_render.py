@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
 
+from keycloak_pwreset.captcha import Widget
 from keycloak_pwreset.i18n import Languages, jinja_gettext, text_direction
 
 
@@ -20,6 +21,7 @@ class PageRenderer:
         public_url: str,
         site_name: str,
         languages: Languages,
+        captcha: Widget | None = None,
     ) -> None:
         self.languages = languages
         self._env = Environment(
@@ -34,6 +36,7 @@ class PageRenderer:
             base=urlsplit(public_url).path.rstrip("/"),
             site_name=site_name,
             languages=languages.names(),
+            captcha=captcha,  # the request forms show it (themes/pages/_captcha.html)
         )
 
     def render(

@@ -18,13 +18,23 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def content_security_policy(redirect_targets: list[str]) -> str:
+def content_security_policy(
+    redirect_targets: list[str], captcha_sources: tuple[str, ...] = ()
+) -> str:
     # form-action also governs where a form's POST may redirect to (Chromium
     # enforces it on redirects), so the login page's origin must be listed.
     form_action = " ".join(["'self'", *sorted({o for o in map(origin_of, redirect_targets) if o})])
-    return (
+    policy = (
         "default-src 'none'; style-src 'self'; img-src 'self' data:; "
         f"form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    )
+    if not captcha_sources:
+        return policy  # no script at all: the pages work without JavaScript
+    # A CAPTCHA widget is the provider's script, frame, styles and calls home,
+    # exactly as its documentation lists them; nothing else is allowed.
+    sources = " ".join(captcha_sources)
+    return policy.replace("style-src 'self'", f"style-src 'self' {sources}") + (
+        f"; script-src {sources}; frame-src {sources}; connect-src {sources}"
     )
 
 

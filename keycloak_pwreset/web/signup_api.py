@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
@@ -12,7 +12,8 @@ from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows.signup import SignupRequest
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
-from keycloak_pwreset.web.api import ERRORS, Outcome, outcome
+from keycloak_pwreset.web.api import CAPTCHA_FIELD, ERRORS, Outcome, outcome
+from keycloak_pwreset.web.bot_check import passes_captcha
 
 
 class SignupBody(BaseModel):
@@ -24,6 +25,7 @@ class SignupBody(BaseModel):
         default_factory=dict, description="Extra attributes the realm's user profile requires"
     )
     locale: str | None = None
+    captcha_response: str = CAPTCHA_FIELD
 
 
 class SignupCompletion(BaseModel):
@@ -53,12 +55,14 @@ def build_router(services: Services) -> APIRouter:
         responses={**ERRORS, 503: {"model": Outcome, "description": "Keycloak unavailable"}},
         summary="Ask for a verification link (same answer whether or not the email has an account)",
     )
-    async def request_signup(body: SignupBody) -> JSONResponse:
+    async def request_signup(body: SignupBody, request: Request) -> JSONResponse:
+        if not await passes_captcha(services.captcha, request, body.captcha_response):
+            return outcome(Result.CAPTCHA_FAILED, 400)
         try:
             rules = await asyncio.to_thread(flow.rules)
         except (KeycloakUnavailable, KeycloakRejected):
             return outcome(Result.SERVICE_UNAVAILABLE, 503)
-        request = SignupRequest(
+        signup = SignupRequest(
             email=body.email,
             first_name=body.first_name,
             last_name=body.last_name,
@@ -66,7 +70,7 @@ def build_router(services: Services) -> APIRouter:
             locale=body.locale or "",
             attributes=body.attributes,
         )
-        result = await asyncio.to_thread(flow.request, request, rules)
+        result = await asyncio.to_thread(flow.request, signup, rules)
         if result is not Result.SUCCESS:
             return outcome(result, 400)
         return JSONResponse(

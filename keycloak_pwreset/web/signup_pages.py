@@ -73,6 +73,10 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
             return forms.again(request, "signup.html", None, rules=rules, values=values)
         if forms.trapped(request, form):
             return forms.render(request, "signup_sent.html")  # as if we did
+        if not await forms.human(request, form):
+            return forms.again(
+                request, "signup.html", Result.CAPTCHA_FAILED, rules=rules, values=values
+            )
         shown, chosen = forms.languages_of(request, form)
         signup = request_from_form(form, rules, chosen or shown)
         result = await asyncio.to_thread(flow.request, signup, rules)
