@@ -125,6 +125,25 @@ class SiteVerifyCaptcha:
         p = self.provider
         return Widget(p.script_url, p.css_class, self.site_key, p.csp_sources)
 
+    def probe(self) -> str | None:
+        """For `check`: ask the provider about a dummy response; a problem line, or None.
+
+        The providers answer a wrong secret with the error code
+        ``invalid-input-secret``, so this proves the address and the secret without a
+        person solving anything.
+        """
+        data = {"secret": self._secret, "response": "keycloak-pwreset-check"}
+        try:
+            answer = self._http.post(self._verify_url, data=data, timeout=VERIFY_TIMEOUT)
+            answer.raise_for_status()
+            verdict = answer.json()
+        except (requests.RequestException, ValueError) as exc:
+            return f"cannot reach {self._verify_url}: {exc}"
+        codes = verdict.get("error-codes", []) if isinstance(verdict, dict) else []
+        if "invalid-input-secret" in codes or "missing-input-secret" in codes:
+            return "the provider refuses KCPR_CAPTCHA__SECRET_KEY"
+        return None
+
     def verify(self, response: str, client_address: str) -> bool:
         if not response or len(response) > MAX_RESPONSE_LENGTH:
             return False

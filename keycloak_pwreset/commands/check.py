@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import smtplib
 
+from keycloak_pwreset.captcha import SiteVerifyCaptcha, build_verifier
 from keycloak_pwreset.errors import PwresetError
 from keycloak_pwreset.gateway import REQUIRED_ROLES, KeycloakGateway
 from keycloak_pwreset.mail.render import EmailRenderer
@@ -64,6 +65,16 @@ def check_smtp(settings: Settings) -> list[str]:
     return problems
 
 
+def check_captcha(settings: Settings) -> list[str]:
+    """The configured CAPTCHA provider exists, is reachable and takes the secret."""
+    try:
+        verifier = build_verifier(settings.captcha, settings.public_url)
+    except PwresetError as exc:
+        return [str(exc)]
+    problem = verifier.probe() if isinstance(verifier, SiteVerifyCaptcha) else None
+    return [f"CAPTCHA ({settings.captcha.provider}): {problem}"] if problem else []
+
+
 def check_templates(settings: Settings) -> list[str]:
     renderer = EmailRenderer(template_dirs(settings, "emails"))
     return [f"templates: {line}" for line in template_problems(settings, renderer)]
@@ -100,7 +111,10 @@ def run_check() -> int:
         ("Keycloak", check_keycloak),
         ("SMTP", check_smtp),
         ("templates", check_templates),
+        ("CAPTCHA", check_captcha),
     ):
+        if check is check_captcha and settings.captcha.provider == "none":
+            continue  # off: nothing to check, nothing to say
         found = check(settings)
         problems.extend(found)
         if not found:

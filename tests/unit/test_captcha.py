@@ -12,10 +12,11 @@ import responses
 from fastapi.testclient import TestClient
 
 from keycloak_pwreset.captcha import PROVIDERS, SiteVerifyCaptcha, build_verifier
+from keycloak_pwreset.commands.check import check_captcha
 from keycloak_pwreset.errors import ConfigError
 from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services, build_services
-from keycloak_pwreset.settings import CaptchaSettings
+from keycloak_pwreset.settings import CaptchaSettings, Settings
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.web.app import create_app
 from tests.unit.conftest import PUBLIC_URL, make_settings
@@ -241,3 +242,36 @@ def test_the_api_needs_the_captcha_too(
     accepted = client.post(path, json={**body, "captcha_response": SOLVED})
     assert accepted.status_code == 202
     assert services.outbox.pending_count() == 1
+
+
+# -- `keycloak-pwreset check` -----------------------------------------------------------------
+
+
+def captcha_settings(**captcha: object) -> Settings:
+    return make_settings(captcha={"site_key": "k", "secret_key": "s", **captcha})
+
+
+@responses.activate
+def test_check_accepts_a_provider_that_knows_the_secret() -> None:
+    provider_says({"success": False, "error-codes": ["invalid-input-response"]})
+    assert check_captcha(captcha_settings(provider="turnstile")) == []
+
+
+@responses.activate
+def test_check_names_a_refused_secret() -> None:
+    provider_says({"success": False, "error-codes": ["invalid-input-secret"]})
+    assert check_captcha(captcha_settings(provider="turnstile")) == [
+        "CAPTCHA (turnstile): the provider refuses KCPR_CAPTCHA__SECRET_KEY"
+    ]
+
+
+@responses.activate
+def test_check_names_an_unreachable_provider() -> None:
+    responses.add(responses.POST, TURNSTILE.verify_url, body=requests.ConnectionError("refused"))
+    (problem,) = check_captcha(captcha_settings(provider="turnstile"))
+    assert problem.startswith(f"CAPTCHA (turnstile): cannot reach {TURNSTILE.verify_url}")
+
+
+def test_check_names_an_unknown_provider() -> None:
+    (problem,) = check_captcha(captcha_settings(provider="nocaptcha"))
+    assert problem.startswith("KCPR_CAPTCHA__PROVIDER: unknown provider 'nocaptcha'")
