@@ -9,6 +9,7 @@ Everything runs as local processes on 127.0.0.1 through the same machinery as
 from __future__ import annotations
 
 import secrets
+import signal
 import time
 from collections.abc import Iterator
 
@@ -20,6 +21,16 @@ from keycloak_pwreset.demo.realm import RealmInfo
 from keycloak_pwreset.demo.smtp_sink import SmtpSink
 from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from tests.helpers import FIGURES, Account, Browser
+
+
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A run stopped with SIGTERM (a CI timeout, `kill`) tears its fixtures down like
+    # Ctrl-C does, so that no Keycloak JVM or `serve` process outlives it.
+    signal.signal(signal.SIGTERM, _interrupted)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -42,9 +42,11 @@ class Flow:
         """An emailed link: built from KCPR_PUBLIC_URL only, never from a request."""
         return f"{self.public_url}{path}?{urlencode({'token': token})}"
 
-    def enqueue(self, job: str, payload: dict[str, Any]) -> None:
+    def enqueue(self, job: str, payload: dict[str, Any], *, wake: bool = True) -> None:
+        """Record work for the worker; ``wake=False`` leaves waking it to the caller."""
         self.outbox.add(job, payload)
-        self.wake_worker()
+        if wake:
+            self.wake_worker()
 
     def over_email_limit(self, *, user_id: str = "", email: str = "") -> bool:
         """Has this account had its share of emails this hour? Then drop, silently.

@@ -63,6 +63,9 @@ class ResetFlow(Flow):
         problem = check_field(identifier, MAX_IDENTIFIER)
         if problem:
             return problem
+        # Not woken here: the web layer wakes the worker once the answer has
+        # left (web/after_answer.py), so that its work for a real account
+        # cannot slow that answer down and tell the account exists.
         self.enqueue(
             REQUEST_JOB,
             {
@@ -70,6 +73,7 @@ class ResetFlow(Flow):
                 "locale": clean_locale(locale),
                 "page_locale": clean_locale(page_locale),
             },
+            wake=False,
         )
         return Result.SUCCESS
 

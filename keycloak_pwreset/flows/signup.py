@@ -91,6 +91,7 @@ class SignupFlow(Flow):
         if problem:
             return problem
         email = normalize_email(request.email.strip()) or ""
+        # Woken by the web layer once the answer has left, as for resets.
         self.enqueue(
             REQUEST_JOB,
             {
@@ -101,6 +102,7 @@ class SignupFlow(Flow):
                 "attributes": {a.name: request.attributes[a.name] for a in rules.extra_attributes},
                 "locale": self.languages.pick(clean_locale(request.locale)),
             },
+            wake=False,
         )
         return Result.SUCCESS
 

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
+from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.bot_check import passes_captcha
 
 CAPTCHA_FIELD = Field(
@@ -78,13 +79,14 @@ def build_router(services: Services) -> APIRouter:
         result = await asyncio.to_thread(services.reset.request, body.identifier, body.locale or "")
         if result is not Result.SUCCESS:
             return outcome(result, 400)
-        return JSONResponse(
+        accepted = JSONResponse(
             {
                 "result": "success",
                 "message": "If an account matches, an email with a link is on its way.",
             },
             status_code=202,
         )
+        return wake_worker_after(accepted, services)
 
     @router.post(
         "/password-resets/complete",

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
+from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.forms import Forms
 
 RESET_COOKIE = "kcpr_reset"
@@ -44,7 +45,7 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
             return forms.again(request, "forgot_password.html", result, identifier=shown)
         audit("reset_requested", client=forms.client(request))
         # The same page for every accepted request, account or not.
-        return forms.render(request, "forgot_password_sent.html")
+        return wake_worker_after(forms.render(request, "forgot_password_sent.html"), services)
 
     @router.get(RESET_PATH)
     def reset_password_form(request: Request, token: str | None = None) -> Response:

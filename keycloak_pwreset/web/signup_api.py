@@ -12,6 +12,7 @@ from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows.signup import SignupRequest
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
+from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.api import CAPTCHA_FIELD, ERRORS, Outcome, outcome
 from keycloak_pwreset.web.bot_check import passes_captcha
 
@@ -73,10 +74,11 @@ def build_router(services: Services) -> APIRouter:
         result = await asyncio.to_thread(flow.request, signup, rules)
         if result is not Result.SUCCESS:
             return outcome(result, 400)
-        return JSONResponse(
+        accepted = JSONResponse(
             {"result": "success", "message": "Check your inbox for a link to finish signing up."},
             status_code=202,
         )
+        return wake_worker_after(accepted, services)
 
     @router.post(
         "/signups/complete",

@@ -13,6 +13,7 @@ from keycloak_pwreset.gateway import SignupRules
 from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
+from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.forms import Forms
 
 SIGNUP_COOKIE = "kcpr_signup"
@@ -83,7 +84,7 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
         if result is not Result.SUCCESS:
             return forms.again(request, "signup.html", result, rules=rules, values=values)
         # The same answer whether or not the address already has an account.
-        return forms.render(request, "signup_sent.html")
+        return wake_worker_after(forms.render(request, "signup_sent.html"), services)
 
     @router.get(COMPLETE_PATH)
     def complete_form(request: Request, token: str | None = None) -> Response:
