@@ -4,7 +4,8 @@ The worker does much more for a real account (mint a token, render and send an
 email) than for an unknown one. Woken while the answer is still on its way, it
 would compete with it for the interpreter and make answers about real accounts
 measurably slower: an enumeration by timing. Starlette runs a response's
-background task after the body has been sent.
+background task after the body has been sent, and the worker then waits a
+moment more (worker.SETTLE_SECONDS) for the answer to be on its way.
 """
 
 from __future__ import annotations
