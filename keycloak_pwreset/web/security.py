@@ -24,18 +24,21 @@ def content_security_policy(
     # form-action also governs where a form's POST may redirect to (Chromium
     # enforces it on redirects), so the login page's origin must be listed.
     form_action = " ".join(["'self'", *sorted({o for o in map(origin_of, redirect_targets) if o})])
-    policy = (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-        f"form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
-    )
-    if not captcha_sources:
-        return policy  # no script at all: the pages work without JavaScript
-    # A CAPTCHA widget is the provider's script, frame, styles and calls home,
+    # Without a CAPTCHA no script at all: the pages work without JavaScript. With
+    # one, its widget is the provider's script, frame, styles and calls home,
     # exactly as its documentation lists them; nothing else is allowed.
-    sources = " ".join(captcha_sources)
-    return policy.replace("style-src 'self'", f"style-src 'self' {sources}") + (
-        f"; script-src {sources}; frame-src {sources}; connect-src {sources}"
-    )
+    widget = " ".join(captcha_sources)
+    directives = [
+        "default-src 'none'",
+        f"style-src 'self' {widget}".rstrip(),
+        "img-src 'self' data:",
+        f"form-action {form_action}",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+    if widget:
+        directives += [f"script-src {widget}", f"frame-src {widget}", f"connect-src {widget}"]
+    return "; ".join(directives)
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
