@@ -40,3 +40,15 @@ class RealmSetupError(PwresetError):
 
 class MailDeliveryError(PwresetError):
     """The SMTP server could not be reached or refused the message."""
+
+
+class MailRejected(MailDeliveryError):
+    """The SMTP server refused this message for good (a 5xx answer, no SMTPUTF8).
+
+    Sending it again would be refused again: the job fails at once instead of
+    being retried for days. The message names no address, token or password.
+    """
+
+
+class LeaseLost(PwresetError):
+    """A worker tried to finish an outbox job whose lease another worker took over."""

@@ -2,7 +2,7 @@
 
 It runs in a thread inside `serve` by default, or on its own as
 `keycloak-pwreset worker`; several workers may share one database (leases keep
-them from doing the same job at once).
+them from doing the same job at once). It also runs the retention sweep.
 """
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import TracebackType
 from typing import Any
 
-from keycloak_pwreset.errors import PwresetError
-from keycloak_pwreset.store.outbox import Outbox
+from keycloak_pwreset.audit import audit
+from keycloak_pwreset.clock import Clock, utc_now
+from keycloak_pwreset.errors import LeaseLost, MailRejected, PwresetError
+from keycloak_pwreset.store.outbox import LEASE, Outbox, OutboxJob
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +27,72 @@ Handler = Callable[[dict[str, Any]], None]
 # account (token, email) must not compete with that answer for the CPU, or answers
 # about real accounts would come measurably later (see web/after_answer.py).
 SETTLE_SECONDS = 0.05
+# Jobs leased at once. The heartbeat keeps the whole batch's lease alive however
+# slow its jobs are, so the size is not about safety: small, so that jobs held
+# but not yet started are few (another worker could be doing them) and a new
+# client's first job waits behind at most this many (the fairness of lease_due
+# applies again at every batch).
+BATCH = 5
+# Renewed well before it could run out: three beats may be missed in a row.
+HEARTBEAT_SECONDS = LEASE.total_seconds() / 4
+RETENTION_EVERY = timedelta(hours=1)
+
+
+class Heartbeat:
+    """Renews a lease in a thread of its own while its jobs are worked.
+
+    A thread, not a renewal between jobs: one job can take longer than the
+    lease (an SMTP server that answers slowly, up to its timeout at every
+    step), and its lease must not run out while it runs, or a second worker
+    would do it too. If this process dies, the beats stop and the lease runs out.
+    """
+
+    def __init__(self, outbox: Outbox, lease_id: str, every: float) -> None:
+        self._outbox = outbox
+        self._lease_id = lease_id
+        self._every = every
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="outbox-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self._every):
+            try:
+                self._outbox.renew(self._lease_id)
+            except Exception:  # the database blinked: the next beat tries again
+                log.exception("could not renew an outbox lease")
 
 
 class Worker:
     def __init__(
-        self, outbox: Outbox, handlers: dict[str, Handler], *, poll_seconds: float = 2.0
+        self,
+        outbox: Outbox,
+        handlers: dict[str, Handler],
+        *,
+        poll_seconds: float = 2.0,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        retention: Callable[[], object] | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.outbox = outbox
         self.handlers = handlers
         self.poll_seconds = poll_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.retention = retention
+        self._clock = clock
+        self._swept_at: datetime | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -44,37 +105,74 @@ class Worker:
         """Lease and run every due job once; return how many succeeded."""
         done = 0
         while not self._stop.is_set():
-            jobs = self.outbox.lease_due(limit=20)
+            jobs = self.outbox.lease_due(limit=BATCH)
             if not jobs:
                 break
-            for job in jobs:
-                handler = self.handlers.get(job.kind)
-                try:
-                    if handler is None:
-                        raise PwresetError(f"no handler for job kind {job.kind!r}")
-                    handler(job.payload)
-                except PwresetError as exc:  # an expected outage: SMTP or Keycloak down
-                    when = self.outbox.retry_later(job, str(exc))
-                    log.warning(
-                        "job %s #%d failed (attempt %d): %s; next attempt %s",
-                        job.kind,
-                        job.id,
-                        job.attempts,
-                        exc,
-                        when or "never (gave up)",
-                    )
-                except Exception as exc:  # a bug must not stop the worker or lose the job
-                    log.exception("job %s #%d crashed", job.kind, job.id)
-                    self.outbox.retry_later(job, f"{type(exc).__name__}: {exc}")
-                else:
-                    self.outbox.complete(job.id)
-                    done += 1
+            with Heartbeat(self.outbox, jobs[0].lease_id, self.heartbeat_seconds):
+                done += sum(self._work(job) for job in jobs)
         return done
+
+    def _work(self, job: OutboxJob) -> bool:
+        try:
+            return self._attempt(job)
+        except LeaseLost:
+            # Only if this process stalled for longer than a lease (beats missed):
+            # the job is another worker's now, and so is recording its outcome.
+            log.warning("job %s #%d was taken over by another worker", job.kind, job.id)
+            return False
+
+    def _attempt(self, job: OutboxJob) -> bool:
+        """Run one job and record its outcome; True if it succeeded."""
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise PwresetError(f"no handler for job kind {job.kind!r}")
+            handler(job.payload)
+        except MailRejected as exc:  # refused for good: retrying cannot help
+            self.outbox.fail(job, str(exc))
+            audit("job_failed", kind=job.kind, reason=str(exc))
+            log.warning("job %s #%d failed for good: %s", job.kind, job.id, exc)
+            return False
+        except PwresetError as exc:  # an expected outage: SMTP or Keycloak down
+            self._retry(job, str(exc))
+            return False
+        except Exception as exc:  # a bug must not stop the worker or lose the job
+            log.exception("job %s #%d crashed", job.kind, job.id)
+            self._retry(job, f"{type(exc).__name__}: {exc}")
+            return False
+        self.outbox.complete(job)
+        return True
+
+    def _retry(self, job: OutboxJob, error: str) -> None:
+        when = self.outbox.retry_later(job, error)
+        log.warning(
+            "job %s #%d failed (attempt %d): %s; next attempt %s",
+            job.kind,
+            job.id,
+            job.attempts,
+            error,
+            when or "never (gave up)",
+        )
+        if when is None:
+            audit("job_failed", kind=job.kind, reason=f"gave up after {job.attempts} attempts")
+
+    def sweep_if_due(self) -> bool:
+        """Run the retention sweep if none ran in the last RETENTION_EVERY; True if it ran."""
+        now = self._clock()
+        if self.retention is None or (
+            self._swept_at is not None and now - self._swept_at < RETENTION_EVERY
+        ):
+            return False
+        # Noted first: a sweep that fails is tried again in an hour, not at every poll.
+        self._swept_at = now
+        self.retention()
+        return True
 
     def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
                 self.run_once()
+                self.sweep_if_due()
             except Exception:  # the database went away, say: keep polling
                 log.exception("outbox poll failed")
             if self._wake.wait(self.poll_seconds):

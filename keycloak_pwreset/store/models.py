@@ -51,12 +51,21 @@ class RecoveryToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Set while a completion is in flight: the atomic claim that makes a token
-    # usable once even under concurrent submissions.
+    # usable once even under concurrent submissions. ``claim_id`` names the one
+    # attempt holding it, so that only that attempt can consume or release it.
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    claim_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Completion attempts refused for a reason the person can vary (a taken
+    # username): bounded per link, so one verified link cannot probe without end.
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (Index("ix_recovery_tokens_user_purpose", "user_id", "purpose"),)
+    __table_args__ = (
+        Index("ix_recovery_tokens_user_purpose", "user_id", "purpose"),
+        # Addresses are stored lower-cased, so this index serves every lookup by address.
+        Index("ix_recovery_tokens_email_purpose", "email", "purpose"),
+    )
 
 
 class OutboxItem(Base):
@@ -71,8 +80,46 @@ class OutboxItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # A worker leases an item; a crashed worker's lease simply runs out.
+    # ``lease_id`` names the lease, so a worker can finish only what it still holds.
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Who asked (the client's network), so that one client's flood cannot delay
+    # everyone else's work; empty for work the service itself created.
+    client: Mapped[str] = mapped_column(String(64), default="")
+    # Pending requests with the same key (same purpose, same identifier) are one job.
+    coalesce_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (Index("ix_outbox_due", "failed_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "failed_at", "next_attempt_at"),
+        Index("ix_outbox_coalesce_key", "coalesce_key"),
+    )
+
+
+class SentEmail(Base):
+    """One email that left for an account or address: the basis of the email cooldown.
+
+    ``account`` is the Keycloak user id, or the lower-cased address when there is
+    no account; ``network`` the requesting client's network, so that one client
+    cannot spend an account's whole budget. Holds no address of an account.
+    """
+
+    __tablename__ = "sent_emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(320))
+    network: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_sent_emails_account_sent", "account", "sent_at"),)
+
+
+class ForwardingPeer(Base):
+    """A peer that sent X-Forwarded-For without being a trusted proxy (for `check`)."""
+
+    __tablename__ = "forwarding_peers"
+
+    peer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())

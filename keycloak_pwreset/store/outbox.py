@@ -4,23 +4,37 @@ The request path only inserts a row here, which costs the same whether or not
 the account exists. A worker leases due rows, does the work, and deletes the
 row only when the work is done; a crash leaves the lease to run out and
 another attempt follows. Work is therefore done at least once, never lost.
+
+Three rules keep that at least once from becoming twice, and keep one client
+from starving the others:
+- a lease is named (``lease_id``): only its holder can finish the job, and the
+  holder keeps it alive (``renew``) for as long as it works, so a slow job is
+  never handed to a second worker while the first still runs it;
+- requests that wait unstarted with the same ``coalesce_key`` are one job;
+- due jobs are handed out by their rank within their client, so that one
+  client's thousand rows wait behind everyone else's first.
 """
 
 from __future__ import annotations
 
 import random
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.sql.dml import ReturningInsert
 
 from keycloak_pwreset.clock import Clock, utc_now
+from keycloak_pwreset.errors import LeaseLost
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.store.models import OutboxItem
 
-LEASE = timedelta(minutes=5)
+# Short, because a crashed worker's jobs wait this long before another worker
+# may take them; a live worker renews its leases long before they run out.
+LEASE = timedelta(seconds=60)
 BASE_DELAY = timedelta(seconds=5)
 MAX_DELAY = timedelta(hours=1)
 # About two days of retries at the capped delay: long enough for an SMTP or
@@ -34,6 +48,9 @@ class OutboxJob:
     kind: str
     payload: dict[str, Any]
     attempts: int
+    # The lease this copy was handed by ``lease_due``: finishing the job
+    # (``complete``, ``retry_later``, ``fail``) acts only while it is still held.
+    lease_id: str = ""
 
 
 def backoff(attempts: int) -> timedelta:
@@ -45,68 +62,172 @@ def backoff(attempts: int) -> timedelta:
     return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
 
 
+# What finishing an attempt writes besides its outcome: the lease ends.
+_UNLEASED: dict[str, Any] = {"locked_until": None, "lease_id": None}
+
+
+def _changed_one(result: Result[Any]) -> bool:
+    return isinstance(result, CursorResult) and result.rowcount == 1
+
+
+def _insert_unless_waiting(values: dict[str, Any]) -> ReturningInsert[int]:
+    """INSERT … SELECT … WHERE NOT EXISTS (an unstarted job with the same key) RETURNING id."""
+    waiting = select(OutboxItem.id).where(
+        OutboxItem.coalesce_key == values["coalesce_key"],
+        OutboxItem.kind == values["kind"],
+        OutboxItem.attempts == 0,
+        OutboxItem.locked_until.is_(None),
+        OutboxItem.failed_at.is_(None),
+    )
+    columns = OutboxItem.__table__.c
+    row = select(*(literal(v, columns[k].type) for k, v in values.items()))
+    return (
+        insert(OutboxItem)
+        .from_select(list(values), row.where(~exists(waiting)))
+        .returning(OutboxItem.id)
+    )
+
+
 class Outbox:
     def __init__(self, db: Database, clock: Clock = utc_now) -> None:
         self._db = db
         self._clock = clock
 
-    def add(self, kind: str, payload: dict[str, Any]) -> int:
+    def add(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        client: str = "",
+        coalesce_key: str | None = None,
+    ) -> int | None:
+        """Record a job; None when a waiting job with the same ``coalesce_key`` absorbs it.
+
+        Absorbed only by a job that has not started (never leased, so never
+        looked up or sent): one that has may already have sent its email, and
+        a new request must then get its own. One statement either way, so the
+        request path costs the same whatever is queued. Two requests racing on
+        PostgreSQL may both insert: harmless, the email cooldown still holds.
+        """
         now = self._clock()
+        values: dict[str, Any] = {
+            "kind": kind,
+            "payload": payload,
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": "",
+            "client": client,
+            "coalesce_key": coalesce_key,
+        }
         with self._db.session() as session:
-            item = OutboxItem(
-                kind=kind,
-                payload=payload,
-                created_at=now,
-                attempts=0,
-                next_attempt_at=now,
-                last_error="",
+            if coalesce_key is None:
+                item = OutboxItem(**values)
+                session.add(item)
+                session.flush()
+                return item.id
+            return session.scalar(_insert_unless_waiting(values))
+
+    def _free(self, now: datetime) -> Any:
+        return or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now)
+
+    def _due_ids(self, now: datetime, limit: int) -> list[int]:
+        """The next due ids, each client's oldest first: round-robin between clients.
+
+        Ranked within their client (1 for each client's oldest due row, 2 for
+        the next, ...), so a flood of 500 rows from one network delays another
+        network's first row by at most one row per flooding client. Each call
+        ranks every due row: cheap for the few thousand that the per-client
+        request limits let a flood queue.
+        """
+        rank = func.row_number().over(partition_by=OutboxItem.client, order_by=OutboxItem.id)
+        due = (
+            select(OutboxItem.id, rank.label("rank"))
+            .where(
+                OutboxItem.failed_at.is_(None),
+                OutboxItem.next_attempt_at <= now,
+                self._free(now),
             )
-            session.add(item)
-            session.flush()
-            return item.id
+            .subquery()
+        )
+        with self._db.session() as session:
+            query = select(due.c.id).order_by(due.c.rank, due.c.id).limit(limit)
+            return list(session.scalars(query).all())
 
     def lease_due(self, limit: int = 10) -> list[OutboxJob]:
-        """Lease up to ``limit`` due items; safe with several workers on one database."""
+        """Lease up to ``limit`` due items under one new lease; safe with several workers."""
         now = self._clock()
-        free = or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now)
+        lease_id = secrets.token_hex(16)
         leased: list[OutboxJob] = []
-        with self._db.session() as session:
-            candidates = session.scalars(
-                select(OutboxItem.id)
-                .where(OutboxItem.failed_at.is_(None), OutboxItem.next_attempt_at <= now, free)
-                .order_by(OutboxItem.id)
-                .limit(limit)
-            ).all()
-        for item_id in candidates:
+        for item_id in self._due_ids(now, limit):
             with self._db.session() as session:
                 result = session.execute(
                     update(OutboxItem)
-                    .where(OutboxItem.id == item_id, free)
-                    .values(locked_until=now + LEASE, attempts=OutboxItem.attempts + 1)
+                    .where(OutboxItem.id == item_id, self._free(now))
+                    .values(
+                        locked_until=now + LEASE,
+                        lease_id=lease_id,
+                        attempts=OutboxItem.attempts + 1,
+                    )
                 )
-                if not isinstance(result, CursorResult) or result.rowcount != 1:
+                if not _changed_one(result):
                     continue  # another worker took it
                 item = session.get_one(OutboxItem, item_id)
-                leased.append(OutboxJob(item.id, item.kind, dict(item.payload), item.attempts))
+                leased.append(
+                    OutboxJob(item.id, item.kind, dict(item.payload), item.attempts, lease_id)
+                )
         return leased
 
-    def complete(self, job_id: int) -> None:
+    def renew(self, lease_id: str) -> int:
+        """Extend every job still held under this lease; return how many.
+
+        Called by the worker's heartbeat while it works the lease's jobs. A
+        lease that ran out but that no one took over is still its holder's
+        (no one else can have started the job), so renewing it is safe.
+        """
         with self._db.session() as session:
-            session.execute(delete(OutboxItem).where(OutboxItem.id == job_id))
+            result = session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.lease_id == lease_id, OutboxItem.locked_until.is_not(None))
+                .values(locked_until=self._clock() + LEASE)
+            )
+            return result.rowcount if isinstance(result, CursorResult) else 0
+
+    def _finish(self, job: OutboxJob, statement: Any) -> None:
+        """Run a statement that finishes ``job``, if the job is still under its lease.
+
+        A lease that ran out but was not taken over still finishes: the work is
+        done, and keeping the row would only have it done a second time.
+        """
+        with self._db.session() as session:
+            held = and_(OutboxItem.id == job.id, OutboxItem.lease_id == job.lease_id)
+            if not _changed_one(session.execute(statement.where(held))):
+                raise LeaseLost(f"job #{job.id} is no longer held by this worker's lease")
+
+    def complete(self, job: OutboxJob) -> None:
+        """Delete a finished job; LeaseLost if another worker holds it now."""
+        self._finish(job, delete(OutboxItem))
 
     def retry_later(self, job: OutboxJob, error: str) -> datetime | None:
-        """Schedule the next attempt, or give up after MAX_ATTEMPTS; return when, if at all."""
+        """Schedule the next attempt, or give up after MAX_ATTEMPTS; return when, if at all.
+
+        LeaseLost if another worker holds the job now: its outcome is that worker's.
+        """
         now = self._clock()
-        values: dict[str, Any] = {"locked_until": None, "last_error": error[:2000]}
+        values: dict[str, Any] = {"last_error": error[:2000], **_UNLEASED}
         when: datetime | None = None
         if job.attempts >= MAX_ATTEMPTS:
             values["failed_at"] = now
         else:
             when = now + backoff(job.attempts)
             values["next_attempt_at"] = when
-        with self._db.session() as session:
-            session.execute(update(OutboxItem).where(OutboxItem.id == job.id).values(**values))
+        self._finish(job, update(OutboxItem).values(**values))
         return when
+
+    def fail(self, job: OutboxJob, reason: str) -> None:
+        """Give up on a job at once (a permanent refusal); LeaseLost as for ``retry_later``."""
+        values = {"last_error": reason[:2000], "failed_at": self._clock(), **_UNLEASED}
+        self._finish(job, update(OutboxItem).values(**values))
 
     def pending_count(self) -> int:
         with self._db.session() as session:

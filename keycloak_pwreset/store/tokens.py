@@ -6,18 +6,22 @@ Rules enforced here, in SQL, so that every caller gets them:
   conditional UPDATE, so of two simultaneous submissions exactly one wins;
 - a claim that fails (Keycloak rejected the password, or was down) is
   released, so the person can try again with the same link;
-- a claim left behind by a crashed process goes stale and can be taken again.
+- a claim left behind by a crashed process goes stale and can be taken again;
+  each claim carries its own random nonce, and only the attempt holding the
+  current nonce may consume or release the token, so an attempt whose stale
+  claim was taken over can no longer use the link (nor give it back).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.engine import CursorResult
 
 from keycloak_pwreset.clock import Clock, utc_now
@@ -25,7 +29,12 @@ from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.store.models import RecoveryToken
 from keycloak_pwreset.tokens import hash_token, looks_like_token, make_token
 
+# Longer than one completion can take (a few Keycloak calls, each timing out
+# after 10 s), so that a claim is taken over only from an attempt that is over.
 STALE_CLAIM = timedelta(minutes=2)
+# Refusals a person can vary (a taken username) per link: after that the link is
+# dead, so that one verified link cannot be used to probe usernames without end.
+MAX_FAILED_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,9 @@ class TokenInfo:
     locale: str
     data: dict[str, Any]
     expires_at: datetime
+    # The claim this copy was handed by ``claim``: only its holder may consume
+    # or release the token. Empty for copies from ``find_live``.
+    claim_id: str = ""
 
 
 def _info(row: RecoveryToken) -> TokenInfo:
@@ -64,6 +76,7 @@ class TokenStore:
             RecoveryToken.used_at.is_(None),
             RecoveryToken.revoked_at.is_(None),
             RecoveryToken.expires_at > now,
+            RecoveryToken.failed_attempts < MAX_FAILED_ATTEMPTS,
         )
 
     def issue(
@@ -79,6 +92,7 @@ class TokenStore:
         """Mint a token, revoking the account's earlier live ones; return the raw token."""
         token = make_token()
         now = self._clock()
+        email = email.lower()  # addresses are keys: one mailbox, whatever its case
         owner = RecoveryToken.user_id == user_id if user_id else RecoveryToken.email == email
         with self._db.session() as session:
             session.execute(
@@ -99,23 +113,6 @@ class TokenStore:
                 )
             )
         return token
-
-    def issued_since(self, *, user_id: str = "", email: str = "", since: datetime) -> int:
-        """How many tokens (any purpose) were minted for this account or address since ``since``.
-
-        Every email with a link mints one, so this counts emails: the basis of
-        the per-account cooldown, shared by every instance through the database.
-        """
-        owner = RecoveryToken.user_id == user_id if user_id else RecoveryToken.email == email
-        with self._db.session() as session:
-            return (
-                session.scalar(
-                    select(func.count())
-                    .select_from(RecoveryToken)
-                    .where(owner, RecoveryToken.created_at >= since)
-                )
-                or 0
-            )
 
     @contextmanager
     def discarded_if_unsent(self, token: str) -> Iterator[None]:
@@ -148,11 +145,16 @@ class TokenStore:
             return None if row is None else _info(row)
 
     def claim(self, token: str, purpose: str) -> TokenInfo | None:
-        """Take the token for one completion attempt; None if it is not usable now."""
+        """Take the token for one completion attempt; None if it is not usable now.
+
+        The copy returned carries this claim's nonce: pass it to ``consume`` or
+        ``release``, which act only while the claim is still this one.
+        """
         if not looks_like_token(token):
             return None
         now = self._clock()
         token_hash = hash_token(token)
+        claim_id = secrets.token_hex(16)
         with self._db.session() as session:
             result = session.execute(
                 update(RecoveryToken)
@@ -165,38 +167,67 @@ class TokenStore:
                         RecoveryToken.claimed_at < now - STALE_CLAIM,
                     ),
                 )
-                .values(claimed_at=now)
+                .values(claimed_at=now, claim_id=claim_id)
             )
             if not isinstance(result, CursorResult) or result.rowcount != 1:
                 return None
             row = session.scalars(
                 select(RecoveryToken).where(RecoveryToken.token_hash == token_hash)
             ).one()
-            return _info(row)
+            return replace(_info(row), claim_id=claim_id)
 
-    def release(self, token_id: int) -> None:
-        """Give a claimed token back after a failed attempt: the link keeps working."""
+    def _held(self, claimed: TokenInfo) -> Any:
+        """The caller's own claim of an unused token (a copy from ``find_live`` holds none)."""
+        return and_(
+            RecoveryToken.id == claimed.id,
+            RecoveryToken.claim_id == claimed.claim_id,
+            RecoveryToken.used_at.is_(None),
+        )
+
+    def release(self, claimed: TokenInfo, *, failed_attempt: bool = False) -> bool:
+        """Give a claimed token back after a failed attempt: the link keeps working.
+
+        ``failed_attempt`` counts the attempt against MAX_FAILED_ATTEMPTS.
+
+        False when the claim is no longer the caller's (taken over after going
+        stale, or the token was used): then nothing changes, so a late attempt
+        cannot free a claim that a newer attempt holds.
+        """
         with self._db.session() as session:
-            session.execute(
+            result = session.execute(
                 update(RecoveryToken)
-                .where(RecoveryToken.id == token_id, RecoveryToken.used_at.is_(None))
-                .values(claimed_at=None)
+                .where(self._held(claimed))
+                .values(
+                    claimed_at=None,
+                    claim_id=None,
+                    failed_attempts=RecoveryToken.failed_attempts + int(failed_attempt),
+                )
             )
+            return isinstance(result, CursorResult) and result.rowcount == 1
 
-    def consume(self, info: TokenInfo) -> None:
-        """Mark the token used and kill every other live token of the same account."""
+    def consume(self, claimed: TokenInfo) -> bool:
+        """Mark the token used and kill every other live token of the same account.
+
+        Returns False, changing nothing, when the caller's claim was taken over
+        (it went stale and a newer attempt claimed the token) or the token is
+        already used: exactly one attempt per link can consume it. A caller
+        that gets False must treat the link as spent by someone else.
+        """
         now = self._clock()
         owner = (
-            RecoveryToken.user_id == info.user_id
-            if info.user_id
-            else RecoveryToken.email == info.email
+            RecoveryToken.user_id == claimed.user_id
+            if claimed.user_id
+            else RecoveryToken.email == claimed.email
         )
         with self._db.session() as session:
-            session.execute(
-                update(RecoveryToken).where(RecoveryToken.id == info.id).values(used_at=now)
+            result = session.execute(
+                update(RecoveryToken).where(self._held(claimed)).values(used_at=now)
             )
+            if not isinstance(result, CursorResult) or result.rowcount != 1:
+                return False
             session.execute(
                 update(RecoveryToken)
-                .where(owner, RecoveryToken.id != info.id, self._live(now))
+                .where(owner, RecoveryToken.id != claimed.id, self._live(now))
                 .values(revoked_at=now)
             )
+            return True

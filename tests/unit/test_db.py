@@ -12,7 +12,8 @@ from keycloak_pwreset.errors import ConfigError
 from keycloak_pwreset.store.db import Database, open_database
 from keycloak_pwreset.store.models import Base, OutboxItem, RecoveryToken, UTCDateTime
 
-TABLES = {"recovery_tokens", "outbox"}
+TABLES = {"recovery_tokens", "outbox", "sent_emails", "forwarding_peers"}
+HEAD = "0002"
 
 
 def test_migrations_create_the_tables(db: Database) -> None:
@@ -20,7 +21,7 @@ def test_migrations_create_the_tables(db: Database) -> None:
     assert set(inspector.get_table_names()) >= TABLES
     assert "alembic_version" in inspector.get_table_names()
     with db.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
 
 
 def test_indexes_and_unique_token_hash(db: Database) -> None:
@@ -29,8 +30,10 @@ def test_indexes_and_unique_token_hash(db: Database) -> None:
         ix["name"]: ix["column_names"] for ix in inspector.get_indexes("recovery_tokens")
     }
     assert token_indexes["ix_recovery_tokens_user_purpose"] == ["user_id", "purpose"]
+    assert token_indexes["ix_recovery_tokens_email_purpose"] == ["email", "purpose"]
     outbox_indexes = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("outbox")}
     assert outbox_indexes["ix_outbox_due"] == ["failed_at", "next_attempt_at"]
+    assert outbox_indexes["ix_outbox_coalesce_key"] == ["coalesce_key"]
     unique = [uc["column_names"] for uc in inspector.get_unique_constraints("recovery_tokens")]
     assert ["token_hash"] in unique
 
@@ -84,7 +87,7 @@ def test_open_database_twice_on_one_file_is_idempotent(tmp_path: Path) -> None:
         assert payloads == [{"a": 1}]
         with second.engine.connect() as conn:
             versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-        assert versions == [("0001",)]
+        assert versions == [(HEAD,)]
     finally:
         second.dispose()
 
@@ -234,3 +237,34 @@ def test_url_for_a_driver_that_is_not_installed_raises_config_error() -> None:
     # Port 1 on loopback: refused at once should the driver be installed.
     with pytest.raises(ConfigError, match=r"^KCPR_DATABASE_URL: "):
         open_database("mysql://user@127.0.0.1:1/db")
+
+
+def test_upgrade_from_0001_lowercases_stored_addresses(tmp_path: Path) -> None:
+    # A database made by the previous version: its addresses become case-free keys.
+    from alembic import command
+    from alembic.config import Config
+
+    from keycloak_pwreset.store.db import MIGRATIONS, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            text(
+                "INSERT INTO recovery_tokens (token_hash, purpose, user_id, email, locale, data,"
+                " created_at, expires_at) VALUES ('h', 'signup', '', 'Bob@Example.ORG', '', '{}',"
+                " '2026-01-01 00:00:00', '2026-01-01 01:00:00')"
+            )
+        )
+    engine.dispose()
+    db = open_database(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT email FROM recovery_tokens")).scalar() == (
+                "bob@example.org"
+            )
+    finally:
+        db.dispose()

@@ -12,7 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from keycloak_pwreset.errors import MailDeliveryError
+from keycloak_pwreset.errors import MailDeliveryError, MailRejected
 from keycloak_pwreset.mail.message import Sender, build_message
 from keycloak_pwreset.mail.render import RenderedEmail
 from keycloak_pwreset.mail.transport import ConsoleTransport, MemoryTransport, SmtpTransport
@@ -40,20 +40,33 @@ class Received:
 
 @dataclass
 class RecordingHandler:
-    """A tiny aiosmtpd handler: keeps what it receives, can refuse recipients."""
+    """A tiny aiosmtpd handler: keeps what it receives, can refuse a step with a given reply."""
 
     received: list[Received] = field(default_factory=list)
-    refuse_rcpt: bool = False
+    refuse_mail: str = ""
+    refuse_rcpt: str = ""
+    refuse_data: str = ""
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        if self.refuse_mail:
+            return self.refuse_mail
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         if self.refuse_rcpt:
-            return "550 5.1.1 no such mailbox"
+            return self.refuse_rcpt
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse_data:
+            return self.refuse_data
         login = session.auth_data.login if isinstance(session.auth_data, LoginPassword) else None
         self.received.append(
             Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, login)
@@ -186,11 +199,93 @@ def test_server_requiring_auth_refuses_an_anonymous_sender(smtp_auth: SmtpServer
 
 
 def test_refused_recipient(smtp: SmtpServer) -> None:
-    smtp.handler.refuse_rcpt = True
+    smtp.handler.refuse_rcpt = "550 5.1.1 <z@example.net>: no such mailbox"
     with pytest.raises(MailDeliveryError, match="did not accept"):
         SmtpTransport(smtp.settings()).send(
             a_message(), envelope_from="h@example.org", to="z@example.net"
         )
+
+
+def send_refused(smtp: SmtpServer, to: str = "zoe@example.net") -> MailDeliveryError:
+    with pytest.raises(MailDeliveryError) as info:
+        SmtpTransport(smtp.settings()).send(a_message(to), envelope_from="h@example.org", to=to)
+    assert smtp.handler.received == []
+    return info.value
+
+
+def test_a_5xx_recipient_refusal_is_permanent_and_names_no_address(smtp: SmtpServer) -> None:
+    smtp.handler.refuse_rcpt = "550 5.1.1 <zoe@example.net>: Recipient address rejected"
+    error = send_refused(smtp)
+    assert isinstance(error, MailRejected)
+    assert str(error) == "the SMTP server did not accept the message: recipient refused (550 5.1.1)"
+    assert "zoe" not in str(error)
+
+
+def test_a_4xx_recipient_refusal_is_retried(smtp: SmtpServer) -> None:
+    smtp.handler.refuse_rcpt = "450 4.2.1 <zoe@example.net>: mailbox busy, try later"
+    error = send_refused(smtp)
+    assert not isinstance(error, MailRejected)
+    assert str(error) == "the SMTP server did not accept the message: recipient refused (450 4.2.1)"
+
+
+def test_a_5xx_data_refusal_is_permanent(smtp: SmtpServer) -> None:
+    smtp.handler.refuse_data = "554 5.7.1 message rejected as spam"
+    error = send_refused(smtp)
+    assert isinstance(error, MailRejected)
+    assert str(error).endswith("message refused (554 5.7.1)")
+
+
+def test_a_4xx_data_refusal_is_retried(smtp: SmtpServer) -> None:
+    smtp.handler.refuse_data = "451 4.3.0 local error, try again"
+    assert not isinstance(send_refused(smtp), MailRejected)
+
+
+def test_a_5xx_sender_refusal_is_permanent(smtp: SmtpServer) -> None:
+    smtp.handler.refuse_mail = "553 5.7.1 <h@example.org>: sender address rejected"
+    error = send_refused(smtp)
+    assert isinstance(error, MailRejected)
+    assert str(error).endswith("sender refused (553 5.7.1)")
+
+
+def test_authentication_required_is_a_configuration_problem_and_retried(
+    smtp_auth: SmtpServer,
+) -> None:
+    # 530 at MAIL FROM: our login is missing, not this message refused; once
+    # the operator fixes the settings, the retry goes out.
+    error = send_refused(smtp_auth)
+    assert not isinstance(error, MailRejected)
+    assert "(530" in str(error)
+
+
+@pytest.fixture
+def smtp_ascii() -> Iterator[SmtpServer]:
+    """A server that does not offer SMTPUTF8 (aiosmtpd's Controller offers it by default)."""
+    controller, server = start_server(enable_SMTPUTF8=False)
+    yield server
+    controller.stop()
+
+
+def test_an_address_needing_smtputf8_on_a_server_without_it_is_permanent(
+    smtp_ascii: SmtpServer,
+) -> None:
+    # An internationalised domain: smtplib refuses before sending anything.
+    error = send_refused(smtp_ascii, to="zoe@exämple.net")
+    assert isinstance(error, MailRejected)
+    assert "SMTPUTF8" in str(error)
+    assert "zoe" not in str(error) and "mple" not in str(error)
+
+
+def test_an_internationalised_address_goes_out_where_smtputf8_is_offered(
+    smtp: SmtpServer,
+) -> None:
+    to = "zoe@exämple.net"
+    SmtpTransport(smtp.settings()).send(a_message(to), envelope_from="h@example.org", to=to)
+    assert smtp.handler.received[0].rcpt_tos == [to]
+
+
+def test_a_dropped_connection_is_retried(smtp: SmtpServer) -> None:
+    smtp.handler.refuse_rcpt = "421 4.3.2 shutting down"
+    assert not isinstance(send_refused(smtp), MailRejected)
 
 
 def test_unreachable_port_is_a_one_line_error_naming_host_and_port() -> None:

@@ -3,12 +3,14 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from keycloak_pwreset.errors import LeaseLost
 from keycloak_pwreset.store import outbox as outbox_module
 from keycloak_pwreset.store.db import Database, open_database
 from keycloak_pwreset.store.models import OutboxItem
@@ -18,7 +20,6 @@ from keycloak_pwreset.store.outbox import (
     MAX_ATTEMPTS,
     MAX_DELAY,
     Outbox,
-    OutboxJob,
     backoff,
 )
 from tests.unit.fakes import FakeClock
@@ -38,17 +39,24 @@ def test_add_then_lease_returns_the_job(outbox: Outbox, db: Database, clock: Fak
     item_id = outbox.add("reset_request", {"identifier": "alice", "locale": "de"})
     assert outbox.pending_count() == 1
     [job] = outbox.lease_due()
-    assert job == OutboxJob(item_id, "reset_request", {"identifier": "alice", "locale": "de"}, 1)
+    assert (job.id, job.kind, job.payload, job.attempts) == (
+        item_id,
+        "reset_request",
+        {"identifier": "alice", "locale": "de"},
+        1,
+    )
     row = item(db, item_id)
     assert row is not None
     assert row.locked_until == clock.now + LEASE
     assert row.attempts == 1
+    assert row.lease_id == job.lease_id
+    assert len(job.lease_id) == 32
 
 
 def test_complete_deletes_the_item(outbox: Outbox, db: Database) -> None:
     outbox.add("a", {})
     [job] = outbox.lease_due()
-    outbox.complete(job.id)
+    outbox.complete(job)
     assert item(db, job.id) is None
     assert outbox.pending_count() == 0
     assert outbox.lease_due() == []
@@ -181,7 +189,7 @@ def test_gives_up_after_max_attempts(outbox: Outbox, db: Database, clock: FakeCl
 def test_retry_later_before_the_limit_does_not_give_up(outbox: Outbox, db: Database) -> None:
     outbox.add("k", {})
     [job] = outbox.lease_due()
-    almost = OutboxJob(job.id, job.kind, job.payload, MAX_ATTEMPTS - 1)
+    almost = replace(job, attempts=MAX_ATTEMPTS - 1)
     assert outbox.retry_later(almost, "e") is not None
     row = item(db, job.id)
     assert row is not None and row.failed_at is None
@@ -190,7 +198,7 @@ def test_retry_later_before_the_limit_does_not_give_up(outbox: Outbox, db: Datab
 def test_failed_items_do_not_block_others(outbox: Outbox, clock: FakeClock) -> None:
     dead = outbox.add("k", {"n": 1})
     [job] = outbox.lease_due()
-    outbox.retry_later(OutboxJob(job.id, job.kind, job.payload, MAX_ATTEMPTS), "gone")
+    outbox.retry_later(replace(job, attempts=MAX_ATTEMPTS), "gone")
     alive = outbox.add("k", {"n": 2})
     assert outbox.pending_count() == 1
     assert [j.id for j in outbox.lease_due()] == [alive]
@@ -256,3 +264,169 @@ def test_two_outboxes_on_one_file_never_lease_the_same_item_twice(
     with first_db.session() as session:
         attempts = session.scalars(select(OutboxItem.attempts)).all()
     assert set(attempts) == {1}
+
+
+# -- lease ownership (a lease is named; only its holder finishes the job) -----
+
+
+def test_a_batch_shares_one_lease_and_each_batch_gets_a_new_one(outbox: Outbox) -> None:
+    for n in range(3):
+        outbox.add("k", {"n": n})
+    first = outbox.lease_due(limit=2)
+    second = outbox.lease_due(limit=2)
+    assert len({job.lease_id for job in first}) == 1
+    assert second[0].lease_id != first[0].lease_id
+
+
+def test_an_expired_leases_holder_cannot_finish_what_another_worker_took(
+    outbox: Outbox, db: Database, clock: FakeClock
+) -> None:
+    item_id = outbox.add("k", {})
+    [stale] = outbox.lease_due()
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    [taken] = outbox.lease_due()  # the first worker stalled; a second one takes over
+    assert taken.id == stale.id and taken.lease_id != stale.lease_id
+    for finish in (
+        lambda: outbox.complete(stale),
+        lambda: outbox.retry_later(stale, "late"),
+        lambda: outbox.fail(stale, "late"),
+    ):
+        with pytest.raises(LeaseLost):
+            finish()
+    row = item(db, item_id)
+    assert row is not None
+    assert (row.lease_id, row.last_error, row.failed_at) == (taken.lease_id, "", None)
+    outbox.complete(taken)
+    assert item(db, item_id) is None
+
+
+def test_an_expired_lease_no_one_took_still_completes(
+    outbox: Outbox, db: Database, clock: FakeClock
+) -> None:
+    # The work is done; refusing to record that would only have it done twice.
+    item_id = outbox.add("k", {})
+    [job] = outbox.lease_due()
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    outbox.complete(job)
+    assert item(db, item_id) is None
+
+
+def test_a_renewed_lease_is_not_handed_to_another_worker(
+    outbox: Outbox, db: Database, clock: FakeClock
+) -> None:
+    outbox.add("k", {})
+    outbox.add("k", {})
+    batch = outbox.lease_due()
+    for _ in range(10):  # ten minutes of slow work, renewed every 30 s
+        clock.advance(seconds=30)
+        assert outbox.renew(batch[0].lease_id) == 2
+        assert outbox.lease_due() == []
+    row = item(db, batch[1].id)
+    assert row is not None and row.locked_until == clock.now + LEASE
+
+
+def test_renew_extends_only_what_the_lease_still_holds(
+    outbox: Outbox, db: Database, clock: FakeClock
+) -> None:
+    done = outbox.add("k", {})
+    retried = outbox.add("k", {})
+    held = outbox.add("k", {})
+    jobs = {job.id: job for job in outbox.lease_due()}
+    outbox.complete(jobs[done])
+    outbox.retry_later(jobs[retried], "later")
+    clock.advance(seconds=10)
+    assert outbox.renew(jobs[held].lease_id) == 1
+    row = item(db, retried)
+    assert row is not None and row.locked_until is None and row.lease_id is None
+
+
+def test_renew_cannot_take_back_a_lease_another_worker_holds(
+    outbox: Outbox, db: Database, clock: FakeClock
+) -> None:
+    item_id = outbox.add("k", {})
+    [stale] = outbox.lease_due()
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    [taken] = outbox.lease_due()
+    assert outbox.renew(stale.lease_id) == 0
+    row = item(db, item_id)
+    assert row is not None and row.lease_id == taken.lease_id
+
+
+def test_fail_marks_the_job_failed_at_once(outbox: Outbox, db: Database, clock: FakeClock) -> None:
+    item_id = outbox.add("k", {})
+    [job] = outbox.lease_due()
+    outbox.fail(job, "recipient refused (550 5.1.1)")
+    row = item(db, item_id)
+    assert row is not None
+    assert row.failed_at == clock.now
+    assert row.last_error == "recipient refused (550 5.1.1)"
+    assert (row.locked_until, row.lease_id, row.attempts) == (None, None, 1)
+    assert outbox.pending_count() == 0
+    clock.advance(days=1)
+    assert outbox.lease_due() == []
+
+
+# -- coalescing (one waiting job per key) ------------------------------------
+
+
+def test_a_waiting_job_absorbs_a_request_with_the_same_key(outbox: Outbox, db: Database) -> None:
+    first = outbox.add("reset_request", {"n": 1}, client="net-a", coalesce_key="r:net-a:bob")
+    assert first is not None
+    assert outbox.add("reset_request", {"n": 2}, client="net-a", coalesce_key="r:net-a:bob") is None
+    assert outbox.pending_count() == 1
+    row = item(db, first)
+    assert row is not None
+    assert (row.payload, row.client, row.coalesce_key) == ({"n": 1}, "net-a", "r:net-a:bob")
+
+
+def test_other_keys_and_other_kinds_are_not_absorbed(outbox: Outbox) -> None:
+    ids = [
+        outbox.add("reset_request", {}, coalesce_key="r:net-a:bob"),
+        outbox.add("reset_request", {}, coalesce_key="r:net-b:bob"),
+        outbox.add("reset_request", {}, coalesce_key="r:net-a:carol"),
+        outbox.add("signup_request", {}, coalesce_key="r:net-a:bob"),
+        outbox.add("reset_request", {}),
+        outbox.add("reset_request", {}),
+    ]
+    assert None not in ids and len(set(ids)) == 6
+
+
+def test_a_started_job_absorbs_nothing(outbox: Outbox) -> None:
+    # Once leased it may have sent its email: a new request needs its own job.
+    outbox.add("k", {}, coalesce_key="leased")
+    outbox.add("k", {}, coalesce_key="retried")
+    _leased, retried = outbox.lease_due()
+    outbox.retry_later(retried, "SMTP down")  # waiting again, but it has run once
+    assert outbox.add("k", {}, coalesce_key="leased") is not None
+    assert outbox.add("k", {}, coalesce_key="retried") is not None
+    # The new jobs have not started: they absorb what follows.
+    assert outbox.add("k", {}, coalesce_key="leased") is None
+    assert outbox.add("k", {}, coalesce_key="retried") is None
+    assert outbox.pending_count() == 4
+
+
+def test_a_failed_or_finished_job_absorbs_nothing(outbox: Outbox) -> None:
+    outbox.add("k", {}, coalesce_key="key")
+    [job] = outbox.lease_due()
+    outbox.fail(job, "refused")
+    second = outbox.add("k", {}, coalesce_key="key")
+    assert second is not None
+    [job] = outbox.lease_due()
+    outbox.complete(job)
+    assert outbox.add("k", {}, coalesce_key="key") is not None
+
+
+def test_coalescing_add_is_one_statement(outbox: Outbox, db: Database) -> None:
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        outbox.add("k", {"n": 1}, client="net-a", coalesce_key="key")
+        outbox.add("k", {"n": 2}, client="net-a", coalesce_key="key")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(statements) == 2
+    assert all(s.lstrip().upper().startswith("INSERT") for s in statements)

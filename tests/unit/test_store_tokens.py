@@ -162,7 +162,7 @@ def test_release_lets_a_claim_happen_again(store: TokenStore) -> None:
     token = issue_reset(store)
     info = store.claim(token, "reset")
     assert info is not None
-    store.release(info.id)
+    store.release(info)
     again = store.claim(token, "reset")
     assert again is not None
     assert again.id == info.id
@@ -172,8 +172,8 @@ def test_release_does_not_revive_a_used_token(store: TokenStore) -> None:
     token = issue_reset(store)
     info = store.claim(token, "reset")
     assert info is not None
-    store.consume(info)
-    store.release(info.id)
+    assert store.consume(info) is True
+    assert store.release(info) is False
     assert store.claim(token, "reset") is None
     assert store.find_live(token, "reset") is None
 
@@ -186,6 +186,80 @@ def test_stale_claim_can_be_taken_again(store: TokenStore, clock: FakeClock) -> 
     clock.advance(seconds=1)
     assert store.claim(token, "reset") is not None
     assert store.claim(token, "reset") is None  # and the new claim is fresh again
+
+
+def test_each_claim_gets_its_own_nonce(store: TokenStore, db: Database) -> None:
+    token = issue_reset(store)
+    looked_up = store.find_live(token, "reset")
+    assert looked_up is not None and looked_up.claim_id == ""
+    first = store.claim(token, "reset")
+    assert first is not None
+    assert len(first.claim_id) == 32
+    [row] = rows(db)
+    assert row.claim_id == first.claim_id
+    assert store.release(first) is True
+    second = store.claim(token, "reset")
+    assert second is not None
+    assert second.claim_id not in ("", first.claim_id)
+
+
+def test_after_a_stale_takeover_only_the_new_claim_consumes(
+    store: TokenStore, clock: FakeClock
+) -> None:
+    # Two completions of one link: the first stalls past STALE_CLAIM, the
+    # second takes the claim over; both then try to consume. Only one may.
+    token = issue_reset(store)
+    first = store.claim(token, "reset")
+    assert first is not None
+    clock.advance(seconds=STALE_CLAIM.total_seconds() + 1)
+    second = store.claim(token, "reset")
+    assert second is not None
+    assert [store.consume(first), store.consume(second)] == [False, True]
+    assert store.consume(second) is False  # and not twice by the same holder
+
+
+def test_consume_after_a_takeover_changes_nothing(
+    store: TokenStore, db: Database, clock: FakeClock
+) -> None:
+    token = issue_reset(store, "alice")
+    first = store.claim(token, "reset")
+    assert first is not None
+    clock.advance(seconds=STALE_CLAIM.total_seconds() + 1)
+    second = store.claim(token, "reset")
+    assert second is not None
+    other = store.issue(purpose="signup", ttl=TTL, user_id="alice", email="alice@example.org")
+    assert store.consume(first) is False
+    # Not used, and the account's other live token is not revoked by the loser.
+    assert store.find_live(token, "reset") is not None
+    assert store.find_live(other, "signup") is not None
+    assert store.consume(second) is True
+    assert store.find_live(other, "signup") is None
+
+
+def test_a_taken_over_claim_cannot_be_released(store: TokenStore, clock: FakeClock) -> None:
+    token = issue_reset(store)
+    first = store.claim(token, "reset")
+    assert first is not None
+    clock.advance(seconds=STALE_CLAIM.total_seconds() + 1)
+    second = store.claim(token, "reset")
+    assert second is not None
+    # The late first attempt fails and gives the link back: that must not free
+    # the second attempt's claim for a third one.
+    assert store.release(first) is False
+    assert store.claim(token, "reset") is None
+    assert store.consume(second) is True
+
+
+def test_a_copy_from_find_live_can_neither_consume_nor_release(store: TokenStore) -> None:
+    token = issue_reset(store)
+    looked_up = store.find_live(token, "reset")
+    assert looked_up is not None
+    claimed = store.claim(token, "reset")
+    assert claimed is not None
+    assert store.consume(looked_up) is False
+    assert store.release(looked_up) is False
+    assert store.claim(token, "reset") is None  # still claimed by ``claimed``
+    assert store.consume(claimed) is True
 
 
 def test_consume_marks_used_and_revokes_the_accounts_other_tokens(
