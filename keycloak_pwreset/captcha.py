@@ -14,7 +14,8 @@ point group: a callable taking ``CaptchaSettings`` and the public URL, returning
 
 Failures close: a provider that cannot be reached, or answers nonsense, means "not verified".
 The request forms then ask the person to try again; they never fall back to no check,
-which an attacker could provoke.
+which an attacker could provoke. A redirect is such nonsense too: siteverify answers
+directly, and following one would send the secret wherever the redirect points.
 """
 
 from __future__ import annotations
@@ -125,6 +126,19 @@ class SiteVerifyCaptcha:
         p = self.provider
         return Widget(p.script_url, p.css_class, self.site_key, p.csp_sources)
 
+    def _ask(self, data: dict[str, str]) -> object:
+        """The provider's JSON verdict; raises for no answer, a redirect, an error or non-JSON."""
+        answer = self._http.post(
+            self._verify_url, data=data, timeout=VERIFY_TIMEOUT, allow_redirects=False
+        )
+        if answer.is_redirect or answer.status_code >= 300:
+            # raise_for_status() lets a 3xx through; for siteverify it is a failure.
+            raise requests.HTTPError(
+                f"HTTP {answer.status_code} from {self._verify_url} (redirects are not followed)",
+                response=answer,
+            )
+        return answer.json()
+
     def probe(self) -> str | None:
         """For `check`: ask the provider about a dummy response; a problem line, or None.
 
@@ -134,9 +148,7 @@ class SiteVerifyCaptcha:
         """
         data = {"secret": self._secret, "response": "keycloak-pwreset-check"}
         try:
-            answer = self._http.post(self._verify_url, data=data, timeout=VERIFY_TIMEOUT)
-            answer.raise_for_status()
-            verdict = answer.json()
+            verdict = self._ask(data)
         except (requests.RequestException, ValueError) as exc:
             return f"cannot reach {self._verify_url}: {exc}"
         codes = verdict.get("error-codes", []) if isinstance(verdict, dict) else []
@@ -151,9 +163,7 @@ class SiteVerifyCaptcha:
         if client_address and client_address != "unknown":
             data["remoteip"] = client_address
         try:
-            answer = self._http.post(self._verify_url, data=data, timeout=VERIFY_TIMEOUT)
-            answer.raise_for_status()
-            verdict = answer.json()
+            verdict = self._ask(data)
         except (requests.RequestException, ValueError) as exc:
             # The secret travels in the body, never in the URL: safe to log the error.
             log.warning("CAPTCHA provider unreachable, treating as not verified: %s", exc)
@@ -161,9 +171,10 @@ class SiteVerifyCaptcha:
         if not isinstance(verdict, dict) or verdict.get("success") is not True:
             return False
         # A response solved on another site that shares the site key (or a test key)
-        # must not count here: the providers report where it was solved.
+        # must not count here: the providers report where it was solved. An answer
+        # that does not say where cannot prove it was here: refused as well.
         hostname = verdict.get("hostname")
-        if self._hostname and isinstance(hostname, str) and hostname != self._hostname:
+        if self._hostname and hostname != self._hostname:
             log.warning("CAPTCHA solved on %r, not on %r: refused", hostname, self._hostname)
             return False
         return True

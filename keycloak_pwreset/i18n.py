@@ -26,6 +26,12 @@ from markupsafe import Markup
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 SOURCE_LOCALE = "en"  # msgids are English: English needs no catalog
 SHIPPED_LOCALES = ("en", "de", "fr", "es", "nl", "it", "pt-BR", "pl", "ja", "zh-CN")
+# A language hint (Accept-Language, ui_locales, a cookie, a form field) is read only
+# this far: every tag costs a Babel parse, and GETs have no rate limit, so a 15 kB
+# header must cost what a normal one does. Browsers send a few tags in well under
+# 100 bytes; what lies beyond is ignored.
+MAX_HINT_CHARS = 256
+MAX_HINT_TAGS = 8
 
 
 def N_(message: str) -> str:
@@ -39,8 +45,12 @@ def fallback_chain(tag: str) -> list[str]:
     return ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
 
+@lru_cache(maxsize=512)
 def canonical(tag: str) -> str:
-    """``pt_br`` → ``pt-BR``; '' for anything Babel does not know."""
+    """``pt_br`` → ``pt-BR``; '' for anything Babel does not know.
+
+    Cached (bounded): the same few tags arrive with nearly every request.
+    """
     try:
         locale = Locale.parse(tag.replace("-", "_"))
     except (ValueError, TypeError, UnknownLocaleError):
@@ -48,6 +58,7 @@ def canonical(tag: str) -> str:
     return str(locale).replace("_", "-")
 
 
+@lru_cache(maxsize=64)
 def text_direction(tag: str) -> str:
     try:
         order = Locale.parse(tag.replace("-", "_")).character_order
@@ -109,6 +120,14 @@ class Languages:
                     return found
         return self.default
 
+    def first_offered(self, hint: str | None) -> str:
+        """The first offered language of a space-separated hint (``ui_locales``), or ''."""
+        for tag in _bounded(hint).split()[:MAX_HINT_TAGS]:
+            found = self.match(tag)
+            if found:
+                return found
+        return ""
+
     def match(self, tag: str) -> str:
         """The offered language for a tag: exact, by its prefix, or by the language alone."""
         tag = canonical(tag)
@@ -125,14 +144,28 @@ class Languages:
         return [(tag, _own_name(tag)) for tag in self.offered]
 
 
+def _bounded(hint: str | None) -> str:
+    """The part of a hint that is read: its first MAX_HINT_CHARS, without a cut-off last word."""
+    if not hint or len(hint) <= MAX_HINT_CHARS:
+        return hint or ""
+    kept = hint[:MAX_HINT_CHARS]
+    if hint[MAX_HINT_CHARS] not in ", \t":  # the cut fell inside a tag: drop its start
+        kept = kept[: max(kept.rfind(","), kept.rfind(" "), 0)]
+    return kept
+
+
 def _tags(candidate: str | None) -> list[str]:
-    """Tags from a single tag, a space-separated ``ui_locales`` or an Accept-Language value."""
+    """Tags from a single tag, a space-separated ``ui_locales`` or an Accept-Language value.
+
+    At most MAX_HINT_TAGS tags from the first MAX_HINT_CHARS characters: the rest is ignored.
+    """
+    candidate = _bounded(candidate)
     if not candidate:
         return []
     # Accept-Language separates with commas ("de; q=0.9, en"); ui_locales with spaces.
     parts = candidate.split(",") if "," in candidate or ";" in candidate else candidate.split()
     weighted = []
-    for index, part in enumerate(parts):
+    for index, part in enumerate(parts[:MAX_HINT_TAGS]):
         tag, _, params = part.partition(";")
         tag, params = tag.strip(), params.replace(" ", "")
         quality = 1.0

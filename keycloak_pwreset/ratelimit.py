@@ -1,7 +1,8 @@
 """Limits per client address: every POST, and every use of a link's token.
 
-Keyed by the client address only, never by the account asked about, so the
-answer (429 with Retry-After) is the same for known and unknown accounts.
+Keyed by the client's network only (its IPv4 address, or its IPv6 /64: see
+web/client.py), never by the account asked about, so the answer (429 with
+Retry-After) is the same for known and unknown accounts.
 
 Storage: the `limits` library's in-memory moving window. That is per process:
 with several instances behind a balancer each enforces its own share, which

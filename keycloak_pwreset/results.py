@@ -39,6 +39,8 @@ class Result(StrEnum):
     RATE_LIMITED = "rate_limited"
     # The site's CAPTCHA was not solved (or its provider could not confirm it).
     CAPTCHA_FAILED = "captcha_failed"
+    # A POST the browser says came from another site (web/same_origin.py).
+    CROSS_SITE_REQUEST = "cross_site_request"
     # Only ever said to someone who proved they own the email address.
     ACCOUNT_EXISTS = "account_exists"
 
@@ -82,6 +84,10 @@ MESSAGES: dict[Result, str] = {
     Result.RATE_LIMITED: N_("Too many attempts. Please wait a little and try again."),
     Result.CAPTCHA_FAILED: N_(
         "Please complete the check that you are not a robot, then try again."
+    ),
+    Result.CROSS_SITE_REQUEST: N_(
+        "This request came from another site and was refused. Open the page again and try "
+        "once more."
     ),
     Result.ACCOUNT_EXISTS: N_(
         "An account with this email address already exists. Sign in, or reset your password "

@@ -16,7 +16,8 @@ from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import SmtpTransport
 from keycloak_pwreset.services import template_dirs
 from keycloak_pwreset.settings import Settings, load_settings
-from keycloak_pwreset.store.db import open_database
+from keycloak_pwreset.store.db import Database, open_database
+from keycloak_pwreset.store.forwarding import ForwardingPeers
 from keycloak_pwreset.templates_check import KINDS, template_problems
 
 
@@ -99,12 +100,42 @@ def alignment_warnings(settings: Settings) -> list[str]:
     return sorted(warnings)
 
 
+MAX_PEERS_NAMED = 5
+
+
+def forwarding_warnings(db: Database) -> list[str]:
+    """Peers that sent X-Forwarded-For lately without being in KCPR_TRUSTED_PROXIES.
+
+    The web layer notes them (web/forwarding.py). Behind a proxy missing from the
+    list, every visitor has the proxy's address and shares one rate limit; a peer
+    that is no proxy of ours just sent the header itself, rightly ignored.
+    """
+    peers = [sighting.peer for sighting in ForwardingPeers(db).recent()]
+    if not peers:
+        return []
+    named = peers[:MAX_PEERS_NAMED]
+    more = f" (and {len(peers) - len(named)} more)" if len(peers) > len(named) else ""
+    listed = ", ".join(f'"{peer}"' for peer in named)
+    return [
+        f"requests with X-Forwarded-For came from {', '.join(named)}{more}, which "
+        "KCPR_TRUSTED_PROXIES does not list: the header was ignored, so every visitor behind "
+        "such a proxy shares one rate limit. If it is your reverse proxy, add it: "
+        f"KCPR_TRUSTED_PROXIES='[{listed}]' (if not, a client sent the header itself: "
+        "nothing to do)"
+    ]
+
+
 def run_check() -> int:
     settings = load_settings()  # raises ConfigError: reported by the CLI as one block
     problems: list[str] = []
+    warnings: list[str] = []
     try:
-        open_database(settings.database_url).dispose()
+        db = open_database(settings.database_url)
         print(f"ok: database {settings.database_url.split('://')[0]}")
+        try:
+            warnings += forwarding_warnings(db)
+        finally:
+            db.dispose()
     except PwresetError as exc:
         problems.append(str(exc))
     for name, check in (
@@ -119,7 +150,7 @@ def run_check() -> int:
         problems.extend(found)
         if not found:
             print(f"ok: {name}")
-    for line in alignment_warnings(settings):
+    for line in warnings + alignment_warnings(settings):
         print(f"warning: {line}")
     for line in problems:
         print(f"problem: {line}")

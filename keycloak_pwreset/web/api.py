@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
@@ -12,6 +12,8 @@ from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.bot_check import passes_captcha
+from keycloak_pwreset.web.client import determined_client
+from keycloak_pwreset.web.same_origin import SameOrigin, refuse_cross_site
 
 CAPTCHA_FIELD = Field(
     default="",
@@ -64,7 +66,11 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 
 def build_router(services: Services) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["password resets"])
+    router = APIRouter(
+        prefix="/api/v1",
+        tags=["password resets"],
+        dependencies=[Depends(refuse_cross_site(SameOrigin(services.settings.public_url)))],
+    )
 
     @router.post(
         "/password-resets",
@@ -76,7 +82,12 @@ def build_router(services: Services) -> APIRouter:
     async def request_reset(body: ResetRequest, request: Request) -> JSONResponse:
         if not await passes_captcha(services.captcha, request, body.captcha_response):
             return outcome(Result.CAPTCHA_FAILED, 400)
-        result = await asyncio.to_thread(services.reset.request, body.identifier, body.locale or "")
+        result = await asyncio.to_thread(
+            services.reset.request,
+            body.identifier,
+            body.locale or "",
+            client=determined_client(request),
+        )
         if result is not Result.SUCCESS:
             return outcome(result, 400)
         accepted = JSONResponse(

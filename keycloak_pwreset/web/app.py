@@ -19,11 +19,14 @@ from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.ratelimit import ClientLimiter
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services, template_dirs
+from keycloak_pwreset.store.forwarding import ForwardingPeers
 from keycloak_pwreset.web import api, pages, signup_api, signup_pages
 from keycloak_pwreset.web.body_limit import BodyLimit
 from keycloak_pwreset.web.forms import Forms
+from keycloak_pwreset.web.forwarding import UntrustedForwarders
 from keycloak_pwreset.web.limits import RateLimits
 from keycloak_pwreset.web.pages_render import PageRenderer
+from keycloak_pwreset.web.same_origin import CrossSiteRequest
 from keycloak_pwreset.web.security import SecurityHeaders, content_security_policy
 
 
@@ -76,10 +79,12 @@ def create_app(services: Services) -> FastAPI:
     app.mount("/static", StaticFiles(directory=themes_dir() / "static"), name="static")
     # Added before SecurityHeaders, so it runs inside it: a 429 gets the
     # security headers too.
+    trusted_proxies = frozenset(settings.trusted_proxies)
     app.add_middleware(
         RateLimits,
         limiter=ClientLimiter(settings.limits),
-        trusted_proxies=frozenset(settings.trusted_proxies),
+        trusted_proxies=trusted_proxies,
+        forwarders=UntrustedForwarders(ForwardingPeers(services.db), trusted_proxies),
         render_page=lambda request, wait: forms.render(
             request,
             "notice.html",
@@ -110,6 +115,11 @@ def create_app(services: Services) -> FastAPI:
             result = Result.INVALID_CHARACTERS
             return JSONResponse({"result": result.value, "message": message_for(result)}, 400)
         return await http_exception_handler(request, exc)
+
+    @app.exception_handler(CrossSiteRequest)
+    async def cross_site(_request: Request, _exc: CrossSiteRequest) -> Response:
+        result = Result.CROSS_SITE_REQUEST  # no flow ran; no legitimate client gets it
+        return JSONResponse({"result": result.value, "message": message_for(result)}, 400)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_request: Request, exc: RequestValidationError) -> Response:

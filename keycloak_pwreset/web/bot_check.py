@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.captcha import CaptchaVerifier
-from keycloak_pwreset.web.client import determined_client
+from keycloak_pwreset.web.client import determined_address
 
 
 async def passes_captcha(captcha: CaptchaVerifier | None, request: Request, response: str) -> bool:
@@ -19,7 +19,8 @@ async def passes_captcha(captcha: CaptchaVerifier | None, request: Request, resp
     """
     if captcha is None:
         return True
-    client = determined_client(request)
+    # The provider wants the address itself (remoteip), not our network key.
+    client = determined_address(request)
     if await asyncio.to_thread(captcha.verify, response, client):
         return True
     audit("captcha_failed", client=client, path=request.url.path)

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
+from typing import TypeGuard
 
 COOKIE = "kcpr_csrf"
 FIELD = "csrf_token"
+# What new_cookie_value makes (43 characters of the URL-safe alphabet), with room.
+COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{32,100}")
+FORM_TOKEN = re.compile(r"[0-9a-f]{64}")  # form_token's hex digest
+
+
+def looks_like_cookie_value(value: str | None) -> TypeGuard[str]:
+    return value is not None and COOKIE_VALUE.fullmatch(value) is not None
 
 
 class Csrf:
@@ -27,6 +36,16 @@ class Csrf:
         return hmac.new(self._key, b"csrf:" + cookie_value.encode(), hashlib.sha256).hexdigest()
 
     def verify(self, cookie_value: str | None, form_value: str | None) -> bool:
-        if not cookie_value or not form_value or len(cookie_value) > 100:
+        """Whether ``form_value`` is the token for ``cookie_value``; False for any junk.
+
+        Both are checked for their shape first: anything else (non-ASCII, control
+        characters, megabytes) is simply not a token, the normal "session expired"
+        answer. ``hmac.compare_digest`` would raise on a non-ASCII ``str``; it is
+        given bytes all the same, so no value can turn into a 500.
+        """
+        if cookie_value is None or not looks_like_cookie_value(cookie_value):
             return False
-        return hmac.compare_digest(self.form_token(cookie_value), form_value)
+        if form_value is None or FORM_TOKEN.fullmatch(form_value) is None:
+            return False
+        expected = self.form_token(cookie_value).encode("ascii")
+        return hmac.compare_digest(expected, form_value.encode("ascii"))

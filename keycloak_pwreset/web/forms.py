@@ -15,11 +15,13 @@ from keycloak_pwreset.settings import Settings
 from keycloak_pwreset.tokens import looks_like_token
 from keycloak_pwreset.validation import has_control_characters
 from keycloak_pwreset.web.bot_check import passes_captcha
-from keycloak_pwreset.web.client import determined_client
+from keycloak_pwreset.web.client import determined_address
+from keycloak_pwreset.web.cookies import Cookies
 from keycloak_pwreset.web.csrf import COOKIE as CSRF_COOKIE
 from keycloak_pwreset.web.csrf import FIELD as CSRF_FIELD
-from keycloak_pwreset.web.csrf import Csrf
+from keycloak_pwreset.web.csrf import Csrf, looks_like_cookie_value
 from keycloak_pwreset.web.pages_render import PageRenderer
+from keycloak_pwreset.web.same_origin import SameOrigin
 
 LOCALE_COOKIE = "kcpr_locale"
 RETURN_COOKIE = "kcpr_return"
@@ -52,7 +54,9 @@ class Forms:
         self.pages = pages
         self.captcha = captcha
         self.csrf = Csrf(settings.secret_key.get_secret_value())
+        self.same_origin = SameOrigin(settings.public_url)
         self.base = urlsplit(settings.public_url).path.rstrip("/")
+        self.cookies = Cookies(secure=settings.secure_cookies, base=self.base)
 
     def languages_of(self, request: Request, form: dict[str, str] | None = None) -> tuple[str, str]:
         """(the language to show, the one the person chose explicitly or '').
@@ -67,9 +71,9 @@ class Forms:
             (form or {}).get("locale"),
             request.query_params.get("kc_locale"),
             request.query_params.get("ui_locales"),
-            request.cookies.get(LOCALE_COOKIE),
+            self.cookies.get(request, LOCALE_COOKIE),
         ):
-            chosen = next((m for t in (explicit or "").split() if (m := languages.match(t))), "")
+            chosen = languages.first_offered(explicit)
             if chosen:
                 break
         shown = chosen or languages.pick(request.headers.get("accept-language"))
@@ -83,16 +87,17 @@ class Forms:
         response = self.pages.render(template, status_code, locale=shown, **context)
         self.remember_return(request, response)
         picked = request.query_params.get("kc_locale") or request.query_params.get("ui_locales")
-        if picked and chosen and chosen != request.cookies.get(LOCALE_COOKIE):
-            self._cookie(response, LOCALE_COOKIE, chosen, path=self.base or "/")
+        if picked and chosen and chosen != self.cookies.get(request, LOCALE_COOKIE):
+            self.cookies.set(response, LOCALE_COOKIE, chosen)
         return response
 
     def page(
         self, request: Request, template: str, status_code: int = 200, **context: object
     ) -> Response:
         """A page with a form: reuse the visitor's CSRF cookie or start one."""
-        cookie = request.cookies.get(CSRF_COOKIE)
-        value = cookie if cookie and len(cookie) <= 100 else self.csrf.new_cookie_value()
+        cookie = self.cookies.get(request, CSRF_COOKIE)
+        # Reused only if it is one of ours in shape; junk is replaced, never signed.
+        value = cookie if looks_like_cookie_value(cookie) else self.csrf.new_cookie_value()
         context.setdefault("error", None)
         context.setdefault("result", None)
         response = self.render(
@@ -104,7 +109,7 @@ class Forms:
             **context,
         )
         if value != cookie:
-            self._cookie(response, CSRF_COOKIE, value, path=self.base or "/")
+            self.cookies.set(response, CSRF_COOKIE, value)
         return response
 
     def again(
@@ -148,19 +153,19 @@ class Forms:
         """Keep the way back to Keycloak's login for after the flow (same browser only)."""
         back = self.return_url(request.query_params.get(RETURN_PARAM))
         if back:
-            self._cookie(response, RETURN_COOKIE, back, path=self.base or "/", max_age=86400)
+            self.cookies.set(response, RETURN_COOKIE, back, max_age=86400)
 
     def after_success(self, request: Request, fallback: str, **params: str) -> str | None:
         """Where to send the person after success: back to their Keycloak login, else ``fallback``
         (KCPR_LOGIN_URL) with ``params``; None means: show our own success page."""
-        back = self.return_url(request.cookies.get(RETURN_COOKIE))
+        back = self.return_url(self.cookies.get(request, RETURN_COOKIE))
         if back:
             return back
         return with_query(fallback, **params) if fallback else None
 
     def client(self, request: Request) -> str:
-        """The client address the rate limiter determined (trusted proxies honoured)."""
-        return determined_client(request)
+        """The client address the rate limiter determined (trusted proxies honoured), for audit."""
+        return determined_address(request)
 
     def trapped(self, request: Request, form: dict[str, str]) -> bool:
         """A bot filled the honeypot field: answer as usual, do nothing, note it."""
@@ -175,10 +180,18 @@ class Forms:
         return await passes_captcha(self.captcha, request, form.get(field, ""))
 
     async def read(self, request: Request) -> tuple[dict[str, str], bool]:
-        """The submitted fields, and whether the CSRF token in them is valid."""
+        """The submitted fields, and whether the POST passed the CSRF checks.
+
+        Both must hold: the browser does not say it comes from another site
+        (web/same_origin.py), and the form's token matches this browser's cookie.
+        A failure re-shows the form ("session expired", 400), like a stale token.
+        """
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        valid = self.csrf.verify(request.cookies.get(CSRF_COOKIE), fields.get(CSRF_FIELD))
+        if self.same_origin.refuses(request):
+            audit("cross_site_refused", client=self.client(request), path=request.url.path)
+            return fields, False
+        valid = self.csrf.verify(self.cookies.get(request, CSRF_COOKIE), fields.get(CSRF_FIELD))
         return fields, valid
 
     def move_token_out_of_url(
@@ -192,23 +205,28 @@ class Forms:
         response = RedirectResponse(f"{self.base}{path}", status_code=303)
         _, chosen = self.languages_of(request)
         if chosen:  # a link from a language switcher or a Keycloak page keeps its language
-            self._cookie(response, LOCALE_COOKIE, chosen, path=self.base or "/")
+            self.cookies.set(response, LOCALE_COOKIE, chosen)
         # Only a token's own alphabet goes into the cookie (anything else is no
         # token of ours, and a cookie header could not carry it anyway).
-        self._cookie(
+        self.cookies.set(
             response,
             cookie,
             token if looks_like_token(token) else "invalid",
-            path=f"{self.base}{path}",
+            path=path,
             max_age=self.settings.token_ttl_minutes * 60,
         )
         return response
 
     def token_from_cookie(self, request: Request, cookie: str) -> str:
-        return request.cookies.get(cookie, "")
+        return self.cookies.get(request, cookie) or ""
 
     def forget_token(self, response: Response, path: str, cookie: str) -> None:
-        response.delete_cookie(cookie, path=f"{self.base}{path}")
+        self.cookies.forget(response, cookie, path=path)
+
+    def abandon_link(self, request: Request, response: Response, path: str, cookie: str) -> None:
+        """A new request page: the link of an earlier one, if this browser holds it, is dropped,
+        so that a shared computer does not keep a live reset or sign-up form for the next person."""
+        self.cookies.forget_if_held(request, response, cookie, path)
 
     def expired(self, request: Request, restart: str) -> Response:
         """The one page for every dead link; ``restart`` is where to ask for a new one."""
@@ -218,17 +236,4 @@ class Forms:
             400,
             message=message_for(Result.RECOVERY_TOKEN_EXPIRED),
             restart=restart,
-        )
-
-    def _cookie(
-        self, response: Response, name: str, value: str, *, path: str, max_age: int | None = None
-    ) -> None:
-        response.set_cookie(
-            name,
-            value,
-            httponly=True,
-            samesite="lax",
-            secure=self.settings.secure_cookies,
-            path=path,
-            max_age=max_age,
         )

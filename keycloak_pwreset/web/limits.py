@@ -1,4 +1,8 @@
-"""Rate limiting at the edge: 429 with Retry-After, the same for every account."""
+"""Rate limiting at the edge: 429 with Retry-After, the same for every account.
+
+Also where a request's client is determined, once: its address and its network key
+(web/client.py), kept on ``request.state`` for the handlers.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from starlette.types import ASGIApp
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.ratelimit import ClientLimiter
 from keycloak_pwreset.results import Result, message_for
-from keycloak_pwreset.web.client import client_address
+from keycloak_pwreset.web.client import client_address, network_key
+from keycloak_pwreset.web.forwarding import UntrustedForwarders
 
 # Paths where a link's token is used: limited separately, so that guessing
 # tokens is bounded even below the general POST limit.
@@ -32,11 +37,13 @@ class RateLimits(BaseHTTPMiddleware):
         limiter: ClientLimiter,
         trusted_proxies: frozenset[str],
         render_page: Callable[[Request, int], Response] | None = None,
+        forwarders: UntrustedForwarders | None = None,
     ) -> None:
         super().__init__(app)
         self.limiter = limiter
         self.trusted = trusted_proxies
         self.render_page = render_page
+        self.forwarders = forwarders
 
     def kinds(self, request: Request) -> list[str]:
         path = request.url.path
@@ -49,12 +56,17 @@ class RateLimits(BaseHTTPMiddleware):
     async def dispatch(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        client = client_address(request, self.trusted)
-        request.state.client_address = client
+        address = client_address(request, self.trusted)
+        # Counted per network (an IPv6 /64 is one client), logged by address.
+        client = network_key(address)
+        request.state.client_address = address
+        request.state.client_network = client
+        if self.forwarders is not None:
+            await self.forwarders.observe(request)
         for kind in self.kinds(request):
             wait = self.limiter.hit(kind, client)
             if wait is not None:
-                audit("rate_limited", client=client, limit=kind, path=request.url.path)
+                audit("rate_limited", client=address, limit=kind, path=request.url.path)
                 return self.refuse(request, wait)
         return await call_next(request)
 

@@ -11,6 +11,7 @@ from keycloak_pwreset.audit import audit
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.web.after_answer import wake_worker_after
+from keycloak_pwreset.web.client import determined_client
 from keycloak_pwreset.web.forms import Forms
 
 RESET_COOKIE = "kcpr_reset"
@@ -23,7 +24,10 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
 
     @router.get("/forgot-password")
     def forgot_password_form(request: Request) -> Response:
-        return forms.page(request, "forgot_password.html", identifier="")
+        response = forms.page(request, "forgot_password.html", identifier="")
+        # Asking again abandons the link this browser may still hold.
+        forms.abandon_link(request, response, RESET_PATH, RESET_COOKIE)
+        return response
 
     @router.post("/forgot-password")
     async def forgot_password_submit(request: Request) -> Response:
@@ -40,7 +44,13 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
             )
         page_locale, chosen = forms.languages_of(request, form)
         # The flow only writes an outbox row: run it off the event loop.
-        result = await asyncio.to_thread(services.reset.request, identifier, chosen, page_locale)
+        result = await asyncio.to_thread(
+            services.reset.request,
+            identifier,
+            chosen,
+            page_locale,
+            client=determined_client(request),
+        )
         if result is not Result.SUCCESS:
             return forms.again(request, "forgot_password.html", result, identifier=shown)
         audit("reset_requested", client=forms.client(request))
@@ -48,11 +58,12 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
         return wake_worker_after(forms.render(request, "forgot_password_sent.html"), services)
 
     @router.get(RESET_PATH)
-    def reset_password_form(request: Request, token: str | None = None) -> Response:
+    async def reset_password_form(request: Request, token: str | None = None) -> Response:
         if token is not None:
             return forms.move_token_out_of_url(request, token, RESET_PATH, RESET_COOKIE)
         stored = forms.token_from_cookie(request, RESET_COOKIE)
-        if not stored or services.reset.check(stored) is None:
+        # Every flow call is a database query: off the event loop, like the rest.
+        if not stored or await asyncio.to_thread(services.reset.check, stored) is None:
             return forms.expired(request, "/forgot-password")
         return forms.page(request, "reset_password.html")
 

@@ -14,7 +14,14 @@ from keycloak_pwreset.errors import PwresetError
 class BackgroundServer:
     def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", port: int) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            # As `serve`: the app reads X-Forwarded-For itself, from trusted proxies only.
+            proxy_headers=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
@@ -15,6 +15,8 @@ from keycloak_pwreset.services import Services
 from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.api import CAPTCHA_FIELD, ERRORS, Outcome, outcome
 from keycloak_pwreset.web.bot_check import passes_captcha
+from keycloak_pwreset.web.client import determined_client
+from keycloak_pwreset.web.same_origin import SameOrigin, refuse_cross_site
 
 
 class SignupBody(BaseModel):
@@ -46,7 +48,11 @@ COMPLETION_STATUS = {
 
 
 def build_router(services: Services) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["sign-ups"])
+    router = APIRouter(
+        prefix="/api/v1",
+        tags=["sign-ups"],
+        dependencies=[Depends(refuse_cross_site(SameOrigin(services.settings.public_url)))],
+    )
     flow = services.signup
 
     @router.post(
@@ -71,7 +77,9 @@ def build_router(services: Services) -> APIRouter:
             locale=body.locale or "",
             attributes=body.attributes,
         )
-        result = await asyncio.to_thread(flow.request, signup, rules)
+        result = await asyncio.to_thread(
+            flow.request, signup, rules, client=determined_client(request)
+        )
         if result is not Result.SUCCESS:
             return outcome(result, 400)
         accepted = JSONResponse(

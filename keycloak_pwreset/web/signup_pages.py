@@ -14,6 +14,7 @@ from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.web.after_answer import wake_worker_after
+from keycloak_pwreset.web.client import determined_client
 from keycloak_pwreset.web.forms import Forms
 
 SIGNUP_COOKIE = "kcpr_signup"
@@ -61,7 +62,10 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
         rules = await realm_rules()
         if rules is None:
             return unavailable(request)
-        return forms.page(request, "signup.html", rules=rules, values={})
+        response = forms.page(request, "signup.html", rules=rules, values={})
+        # Asking again abandons the link this browser may still hold.
+        forms.abandon_link(request, response, COMPLETE_PATH, SIGNUP_COOKIE)
+        return response
 
     @router.post("/signup")
     async def signup_submit(request: Request) -> Response:
@@ -80,17 +84,22 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
             )
         shown, chosen = forms.languages_of(request, form)
         signup = request_from_form(form, rules, chosen or shown)
-        result = await asyncio.to_thread(flow.request, signup, rules)
+        result = await asyncio.to_thread(
+            flow.request, signup, rules, client=determined_client(request)
+        )
         if result is not Result.SUCCESS:
             return forms.again(request, "signup.html", result, rules=rules, values=values)
         # The same answer whether or not the address already has an account.
         return wake_worker_after(forms.render(request, "signup_sent.html"), services)
 
     @router.get(COMPLETE_PATH)
-    def complete_form(request: Request, token: str | None = None) -> Response:
+    async def complete_form(request: Request, token: str | None = None) -> Response:
         if token is not None:
             return forms.move_token_out_of_url(request, token, COMPLETE_PATH, SIGNUP_COOKIE)
-        pending = flow.check(forms.token_from_cookie(request, SIGNUP_COOKIE))
+        # Every flow call is a database query: off the event loop.
+        pending = await asyncio.to_thread(
+            flow.check, forms.token_from_cookie(request, SIGNUP_COOKIE)
+        )
         if pending is None:
             return forms.expired(request, "/signup")
         return forms.page(request, "signup_complete.html", pending=pending, ask_username=False)
@@ -99,7 +108,7 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
     async def complete_submit(request: Request) -> Response:
         form, valid = await forms.read(request)
         token = forms.token_from_cookie(request, SIGNUP_COOKIE)
-        pending = flow.check(token)
+        pending = await asyncio.to_thread(flow.check, token)
         if pending is None:
             return forms.expired(request, "/signup")
         if not valid:

@@ -69,7 +69,7 @@ class Site:
         outbox = self.services.outbox
         while jobs := outbox.lease_due(limit=100):
             for job in jobs:
-                outbox.complete(job.id)
+                outbox.complete(job)
         return self
 
 

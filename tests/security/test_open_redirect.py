@@ -236,7 +236,7 @@ def test_return_to_is_ignored_by_the_signup_flow_too(site: Site, return_to: str)
 
 def test_return_to_cannot_be_set_by_cookie_from_elsewhere(site: Site) -> None:
     """The remembered way back is re-checked when used, not trusted from the cookie."""
-    site.client.cookies.set("kcpr_return", "https://evil.example" + RESTART)
+    site.client.cookies.set("__Host-kcpr_return", "https://evil.example" + RESTART)
     assert reset_flow(site, {}) == AFTER_RESET
 
 
@@ -287,6 +287,7 @@ JUNK = {
 }
 
 
+LOCALE = "__Host-kcpr_locale"  # the public URL is https
 OFFERED = {"en", "de", "fr", "es", "nl", "it", "pt-BR", "pl", "ja", "zh-CN"}
 
 
@@ -304,8 +305,8 @@ def check_no_reflection(page: httpx.Response, junk: str) -> None:
         assert "evil" not in header
         cookie = SimpleCookie()
         cookie.load(header)
-        if "kcpr_locale" in cookie:
-            assert cookie["kcpr_locale"].value in OFFERED, header
+        if LOCALE in cookie:
+            assert cookie[LOCALE].value in OFFERED, header
 
 
 @pytest.mark.parametrize("junk", JUNK.values(), ids=JUNK.keys())
@@ -327,9 +328,9 @@ def test_junk_language_elsewhere_is_never_reflected(site: Site, junk: str) -> No
     if "\r" not in junk and "\n" not in junk and junk.isascii():
         # Headers and cookies cannot carry CR/LF or non-ASCII text.
         check_no_reflection(client.get("/forgot-password", headers={"Accept-Language": junk}), junk)
-        client.cookies.set("kcpr_locale", junk)
+        client.cookies.set(LOCALE, junk)
         check_no_reflection(client.get("/forgot-password"), junk)
-        client.cookies.delete("kcpr_locale")
+        client.cookies.delete(LOCALE)
     page = client.get("/forgot-password")
     again = client.post(
         "/forgot-password",

@@ -275,3 +275,56 @@ def test_check_names_an_unreachable_provider() -> None:
 def test_check_names_an_unknown_provider() -> None:
     (problem,) = check_captcha(captcha_settings(provider="nocaptcha"))
     assert problem.startswith("KCPR_CAPTCHA__PROVIDER: unknown provider 'nocaptcha'")
+
+
+# -- answers that cannot prove anything fail closed ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "verdict",
+    [
+        {"success": True},  # no hostname: cannot say it was solved here
+        {"success": True, "hostname": None},
+        {"success": True, "hostname": ""},
+        {"success": True, "hostname": ["help.example.org"]},
+    ],
+)
+@responses.activate
+def test_a_success_without_our_hostname_fails_when_the_check_is_on(verdict: object) -> None:
+    provider_says(verdict)
+    assert turnstile().verify(SOLVED, "192.0.2.7") is False
+
+
+@responses.activate
+def test_without_the_hostname_check_a_success_without_hostname_passes() -> None:
+    provider_says({"success": True})
+    settings = CaptchaSettings(
+        provider="turnstile", site_key="k", secret_key="s", check_hostname=False
+    )
+    verifier = build_verifier(settings, PUBLIC_URL)
+    assert verifier is not None and verifier.verify(SOLVED, "192.0.2.7") is True
+
+
+ELSEWHERE = "https://siteverify.evil.example/collect"
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@responses.activate
+def test_siteverify_redirects_are_not_followed_and_fail(status: int) -> None:
+    """A redirect would carry the secret (307/308: the whole body) to wherever it points."""
+    responses.add(
+        responses.POST, TURNSTILE.verify_url, status=status, headers={"Location": ELSEWHERE}
+    )
+    responses.add(responses.POST, ELSEWHERE, json={"success": True, "hostname": HOSTNAME})
+    responses.add(responses.GET, ELSEWHERE, json={"success": True, "hostname": HOSTNAME})
+    assert turnstile().verify(SOLVED, "192.0.2.7") is False
+    assert [call.request.url for call in responses.calls] == [TURNSTILE.verify_url]
+
+
+@responses.activate
+def test_check_does_not_follow_a_redirect_either() -> None:
+    responses.add(responses.POST, TURNSTILE.verify_url, status=307, headers={"Location": ELSEWHERE})
+    responses.add(responses.POST, ELSEWHERE, json={"success": False, "error-codes": []})
+    (problem,) = check_captcha(captcha_settings(provider="turnstile"))
+    assert "HTTP 307" in problem and "redirects are not followed" in problem
+    assert len(responses.calls) == 1

@@ -9,6 +9,8 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from keycloak_pwreset.i18n import (
+    MAX_HINT_CHARS,
+    MAX_HINT_TAGS,
     SHIPPED_LOCALES,
     SOURCE_LOCALE,
     Languages,
@@ -331,3 +333,75 @@ def test_gettext_formats_when_given_variables() -> None:
     assert "Jane" in german and "%(" not in german
     minutes = render('{{ _("%(n)s minutes", n=15) }}', "en")
     assert minutes == "15 minutes"
+
+
+# -- bounded work on hostile hints (Accept-Language amplification) -----------------------------
+
+
+class CountingParse:
+    """Locale.parse, counting its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._parse = Locale.parse
+
+    def __call__(self, *args: object, **kwargs: object) -> Locale:
+        self.calls += 1
+        return self._parse(*args, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> CountingParse:
+    counter = CountingParse()
+    canonical.cache_clear()  # every tag must really be parsed, not come from the cache
+    monkeypatch.setattr(Locale, "parse", counter)
+    return counter
+
+
+def huge_accept_language() -> str:
+    """15 kB of distinct unknown tags (so no cache helps), then a language the site offers."""
+    junk = ", ".join(f"x{n}-{'a' * 8}" for n in range(1100))
+    header = f"sv, {junk}, de;q=0.9"
+    assert len(header) > 15_000
+    return header
+
+
+def test_a_15kb_accept_language_costs_a_handful_of_parses(
+    shipped: Languages, parses: CountingParse
+) -> None:
+    header = huge_accept_language()
+    assert shipped.pick(header) == shipped.pick("sv, x0-aaaaaaaa, x1-aaaaaaaa") == "en"
+    assert parses.calls <= 2 * MAX_HINT_TAGS  # not ~1,000: the rest of the header is ignored
+
+
+def test_a_long_header_chooses_what_its_first_tags_choose(shipped: Languages) -> None:
+    first = "sv, fr;q=0.8, de;q=0.9"
+    header = first + ", " + ", ".join(f"x{n}" for n in range(5000)) + ", ja;q=1.0"
+    assert shipped.pick(header) == shipped.pick(first) == "de"
+
+
+def test_only_the_first_tags_and_bytes_are_read(shipped: Languages) -> None:
+    nine = ", ".join(["sv"] * MAX_HINT_TAGS + ["de"])
+    assert shipped.pick(nine) == "en"  # the ninth tag is not considered
+    padded = "sv;q=1.0, " + " " * MAX_HINT_CHARS + ", de"
+    assert shipped.pick(padded) == "en"  # past the first bytes
+    cut = "x" * (MAX_HINT_CHARS - 3) + ", de-CH"  # a tag cut in half is dropped, not misread
+    assert shipped.pick(cut) == "en"
+    assert shipped.pick("sv, de-CH") == "de"  # the control
+
+
+def test_a_long_explicit_choice_is_bounded_too(shipped: Languages, parses: CountingParse) -> None:
+    """kc_locale / ui_locales / the language cookie / a form's locale field (space-separated)."""
+    hint = " ".join(f"x{n}" for n in range(5000)) + " de"
+    assert shipped.first_offered(hint) == ""
+    assert parses.calls <= MAX_HINT_TAGS
+    assert shipped.first_offered("xx sv de ja") == "de"
+
+
+def test_canonical_is_cached_and_bounded() -> None:
+    info = canonical.cache_info()
+    assert info.maxsize is not None and info.maxsize <= 1024
+    canonical("de-CH")
+    before = canonical.cache_info().hits
+    canonical("de-CH")
+    assert canonical.cache_info().hits == before + 1

@@ -16,13 +16,16 @@ from keycloak_pwreset.results import MESSAGES, Result
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.web.app import create_app
-from keycloak_pwreset.web.forms import LOCALE_COOKIE, SESSION_EXPIRED
+from keycloak_pwreset.web.cookies import cookie_name
+from keycloak_pwreset.web.forms import LOCALE_COOKIE as LOCALE
+from keycloak_pwreset.web.forms import SESSION_EXPIRED
 from tests.unit.conftest import PUBLIC_URL, make_settings
 from tests.unit.fakes import FakeClock, FakeKeycloak
 from tests.unit.test_flows_reset import GOOD, token_from
 from tests.unit.test_web_pages import csrf_of, open_link
 
 FORGOT = "Forgot your password?"
+LOCALE_COOKIE = cookie_name(LOCALE, secure=True)  # PUBLIC_URL is https: __Host-kcpr_locale
 RESET_SUBJECT = "Reset your password for %(site)s"
 
 MakeClient = Callable[..., tuple[TestClient, Services]]
@@ -45,7 +48,7 @@ def html_tag(page_html: str) -> str:
 
 
 def locale_cookie_set(response: httpx.Response) -> str | None:
-    """The kcpr_locale value this response sets, if any."""
+    """The language cookie's value this response sets, if any."""
     for header in response.headers.get_list("set-cookie"):
         if header.startswith(f"{LOCALE_COOKIE}="):
             value: str = header.split(";")[0].split("=", 1)[1]
