@@ -16,7 +16,7 @@ log = logging.getLogger("keycloak_pwreset.audit")
 
 # Fields a record may carry into the JSON output; nothing else is copied, so a
 # stray `extra` can never smuggle a secret into the logs.
-AUDIT_FIELDS = ("event", "account_id", "client", "kind", "limit", "path", "locale")
+AUDIT_FIELDS = ("event", "account_id", "client", "kind", "limit", "path", "locale", "reason")
 
 
 def audit(event: str, **fields: str | None) -> None:

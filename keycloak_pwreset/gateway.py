@@ -29,7 +29,11 @@ from keycloak_pwreset.errors import (
     PwresetError,
 )
 from keycloak_pwreset.password_policy import error_key, result_for_error
+from keycloak_pwreset.protected_roles import ProtectedRoles
 from keycloak_pwreset.results import Result
+from keycloak_pwreset.user_profile import ExtraAttribute as ExtraAttribute
+from keycloak_pwreset.user_profile import SignupRules as SignupRules
+from keycloak_pwreset.user_profile import rules_from
 
 # The realm-management roles the service account needs, and why.
 REQUIRED_ROLES = {
@@ -37,6 +41,10 @@ REQUIRED_ROLES = {
     "query-users": "search users",
     "manage-users": "set passwords and log sessions out",
     "view-realm": "read the realm's password policy",
+    # Keycloak shows a user's client roles only to accounts that may view clients. It
+    # adds little to what manage-users already allows, and Keycloak 26.8 and later
+    # mask client secrets from it.
+    "view-clients": "see who holds realm-management roles (never reset by self-service)",
 }
 POLICY_CACHE_SECONDS = 300.0
 
@@ -49,6 +57,7 @@ class KeycloakUser:
     first_name: str
     last_name: str
     locale: str
+    enabled: bool = True
 
     @property
     def display_name(self) -> str:
@@ -56,23 +65,10 @@ class KeycloakUser:
         name = " ".join(f"{self.first_name} {self.last_name}".split())
         return name or self.username
 
-
-@dataclass(frozen=True)
-class ExtraAttribute:
-    """A user-profile attribute the realm requires beyond username, email and names."""
-
-    name: str
-    display_name: str
-
-
-@dataclass(frozen=True)
-class SignupRules:
-    """What the realm demands of a new account."""
-
-    email_as_username: bool = True
-    duplicate_emails: bool = False
-    names_check_characters: bool = True
-    extra_attributes: tuple[ExtraAttribute, ...] = ()
+    @property
+    def own_name(self) -> str:
+        """The account's own first and last name, or '' (never the username or email)."""
+        return " ".join(f"{self.first_name} {self.last_name}".split())
 
 
 @dataclass(frozen=True)
@@ -98,6 +94,7 @@ class Gateway(Protocol):
     def find_user_by_email(self, email: str) -> KeycloakUser | None: ...
     def signup_rules(self) -> SignupRules: ...
     def create_user(self, account: NewAccount) -> Result: ...
+    def is_protected(self, user_id: str) -> bool: ...
 
 
 def user_from_representation(rep: dict[str, Any]) -> KeycloakUser:
@@ -110,6 +107,7 @@ def user_from_representation(rep: dict[str, Any]) -> KeycloakUser:
         first_name=str(rep.get("firstName", "")),
         last_name=str(rep.get("lastName", "")),
         locale=str(locales[0]),
+        enabled=bool(rep.get("enabled", False)),
     )
 
 
@@ -122,9 +120,12 @@ class KeycloakGateway:
         client_secret: str,
         *,
         timeout: int = 10,
+        protected: ProtectedRoles | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.realm = realm
+        self.protected = protected or ProtectedRoles.from_settings([], include_default=True)
+        self._client_ids: dict[str, str] = {}
         self._connection = KeycloakOpenIDConnection(
             server_url=self.server_url + "/",
             realm_name=realm,
@@ -202,7 +203,8 @@ class KeycloakGateway:
         return None
 
     def find_user_by_email(self, email: str) -> KeycloakUser | None:
-        """Any account (enabled or not) with this exact email: sign-up must not duplicate it."""
+        """Any account (enabled or not: see ``enabled``) with this email: sign-up must not
+        duplicate it, nor send a disabled one a link."""
         reps = self._call("search users", self._admin.get_users, {"email": email, "exact": "true"})
         for rep in reps:
             if str(rep.get("email", "")).lower() == email.lower():
@@ -276,6 +278,44 @@ class KeycloakGateway:
             return None
         return user_from_representation(rep) if rep.get("enabled") else None
 
+    def is_protected(self, user_id: str) -> bool:
+        """Does the account hold a protected role (effective: groups and composites count)?
+
+        One call for the default (realm-management), one more per other client
+        named and one for realm roles. Any doubt raises: a job is retried and a
+        completion refused rather than an administrator's password set.
+        """
+        for client in self.protected.client_roles:
+            reps = self._call(
+                "read a user's roles",
+                self._admin.get_composite_client_roles_of_user,
+                user_id,
+                self._client_uuid(client),
+                brief_representation=True,
+            )
+            if self.protected.protects_client_roles(client, {str(r.get("name")) for r in reps}):
+                return True
+        if self.protected.realm_roles:
+            reps = self._call(
+                "read a user's roles", self._admin.get_composite_realm_roles_of_user, user_id
+            )
+            if {str(r.get("name")) for r in reps} & self.protected.realm_roles:
+                return True
+        return False
+
+    def _client_uuid(self, client_id: str) -> str:
+        """A client's internal id, looked up once (Keycloak lists only clients one may view)."""
+        if client_id not in self._client_ids:
+            uuid = self._call("find a client", self._admin.get_client_id, client_id)
+            if not uuid:
+                raise KeycloakRejected(
+                    f"cannot check for protected accounts: client {client_id!r} is not visible "
+                    "to the service account (it needs realm-management's view-clients role; "
+                    "keycloak-pwreset setup-realm grants it)"
+                )
+            self._client_ids[client_id] = str(uuid)
+        return self._client_ids[client_id]
+
     def set_password(self, user_id: str, password: str) -> Result:
         """Set a permanent password; a policy violation comes back as its result code."""
         try:
@@ -328,37 +368,6 @@ class KeycloakGateway:
         except requests.RequestException:
             return False
         return response.status_code == 200
-
-
-BUILT_IN_ATTRIBUTES = {"username", "email", "firstName", "lastName"}
-
-
-def rules_from(realm: dict[str, Any], profile: dict[str, Any]) -> SignupRules:
-    extra: list[ExtraAttribute] = []
-    names_check = False
-    for attribute in profile.get("attributes", []):
-        name = str(attribute.get("name", ""))
-        validations = attribute.get("validations") or {}
-        if name in ("firstName", "lastName") and "person-name-prohibited-characters" in validations:
-            names_check = True
-        required = attribute.get("required") or None
-        if name in BUILT_IN_ATTRIBUTES or not required:
-            continue
-        # "required" may be limited to some roles or scopes; for a person
-        # signing up (role "user", no extra scope) it applies when it names
-        # the user role, or names no roles at all.
-        roles = required.get("roles") or ["user"]
-        if "user" in roles and not required.get("scopes"):
-            display = str(attribute.get("displayName") or name)
-            if display.startswith("${"):
-                display = name
-            extra.append(ExtraAttribute(name, display))
-    return SignupRules(
-        email_as_username=bool(realm.get("registrationEmailAsUsername")),
-        duplicate_emails=bool(realm.get("duplicateEmailsAllowed")),
-        names_check_characters=names_check,
-        extra_attributes=tuple(extra),
-    )
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:

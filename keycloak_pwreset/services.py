@@ -18,9 +18,12 @@ from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import SmtpTransport, Transport
 from keycloak_pwreset.paths import themes_dir
+from keycloak_pwreset.protected_roles import ProtectedRoles
 from keycloak_pwreset.settings import Settings
 from keycloak_pwreset.store.db import Database, open_database
 from keycloak_pwreset.store.outbox import Outbox
+from keycloak_pwreset.store.retention import sweep
+from keycloak_pwreset.store.sent_emails import SentEmails
 from keycloak_pwreset.store.tokens import TokenStore
 from keycloak_pwreset.worker import Worker
 
@@ -61,6 +64,9 @@ def build_services(
             settings.realm,
             settings.client_id,
             settings.client_secret.get_secret_value(),
+            protected=ProtectedRoles.from_settings(
+                settings.protected_roles, include_default=settings.protected_roles_default
+            ),
         )
     languages = Languages(settings.locales, settings.default_locale)
     renderer = EmailRenderer(template_dirs(settings, "emails"))
@@ -79,7 +85,11 @@ def build_services(
         "public_url": settings.public_url,
         "ttl": timedelta(minutes=settings.token_ttl_minutes),
         "site_name": settings.realm,
+        "sent": SentEmails(db, clock),
         "languages": languages,
+        "emails_per_account_per_client_per_hour": (
+            settings.limits.emails_per_account_per_client_per_hour
+        ),
         "emails_per_account_per_hour": settings.limits.emails_per_account_per_hour,
     }
     reset = ResetFlow(
@@ -90,7 +100,13 @@ def build_services(
     signup = SignupFlow(**common, default_groups=tuple(settings.signup_default_groups))
     # Sign-up jobs already queued are still done after sign-up is switched off.
     handlers = {**reset.handlers(), **signup.handlers()}
-    worker = Worker(outbox, handlers, poll_seconds=settings.worker_poll_seconds)
+    worker = Worker(
+        outbox,
+        handlers,
+        poll_seconds=settings.worker_poll_seconds,
+        retention=lambda: sweep(db, clock, settings.retention),
+        clock=clock,
+    )
     reset.wake_worker = signup.wake_worker = worker.wake
     captcha = captcha or build_verifier(settings.captcha, settings.public_url)
     return Services(settings, db, gateway, mailer, outbox, tokens, reset, signup, worker, captcha)

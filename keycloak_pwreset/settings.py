@@ -142,8 +142,13 @@ class LimitSettings(BaseModel):
     requests_per_client: str = "20/minute"
     # Every use of a link's token (opening it, submitting it) from one client address.
     token_attempts_per_client: str = "30/hour"  # noqa: S105 - a rate, not a password
-    # Emails to one account (or address) per hour; the rest are dropped silently.
-    emails_per_account_per_hour: int = Field(default=3, ge=1, le=1000)
+    # Emails to one account (or address) per hour asked for from one client
+    # network; the rest are dropped silently. Per network, so that a stranger's
+    # requests spend only their own share, never the owner's.
+    emails_per_account_per_client_per_hour: int = Field(default=3, ge=1, le=1000)
+    # Emails to one account per hour from all networks together: the ceiling
+    # that keeps a mailbox from being flooded from many networks at once.
+    emails_per_account_per_hour: int = Field(default=10, ge=1, le=1000)
 
     @field_validator("requests_per_client", "token_attempts_per_client")
     @classmethod
@@ -179,6 +184,16 @@ class CaptchaSettings(BaseModel):
         return self
 
 
+class RetentionSettings(BaseModel):
+    """How long rows holding personal data are kept; see keycloak_pwreset.store.retention."""
+
+    # Days a token (with its address and sign-up data) is kept after it stopped
+    # being live: used, revoked or expired.
+    token_days: int = Field(default=7, ge=1, le=3650)
+    # Days a failed outbox job is kept after it failed, for an operator to see or retry.
+    failed_job_days: int = Field(default=30, ge=1, le=3650)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -207,10 +222,16 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     limits: LimitSettings = Field(default_factory=LimitSettings)
     captcha: CaptchaSettings = Field(default_factory=CaptchaSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     # Email an address with no account when someone asks to reset its password,
     # so its owner learns about it (and about signing up). Off: unknown addresses
     # get nothing. Under the same per-address cooldown as every email.
     unknown_account_notice: bool = False
+    # Accounts self-service never resets nor sends a link (keycloak_pwreset.protected_roles):
+    # realm roles ("auditor") or client roles ("billing/admin"), beyond the default
+    # of every realm-management role, which KCPR_PROTECTED_ROLES_DEFAULT=false drops.
+    protected_roles: list[str] = Field(default_factory=list)
+    protected_roles_default: bool = True
     # Proxies whose X-Forwarded-For names the real client (exact addresses).
     trusted_proxies: list[str] = Field(default_factory=list)
     # The "default" SMTP profile; more under [smtp_profiles.<name>].
@@ -390,6 +411,14 @@ class AdminSettings(BaseSettings):
     # The companion's own variables, so that where they are set no flags are needed.
     keycloak_url: str | None = Field(default=None, validation_alias="KCPR_KEYCLOAK_URL")
     target_realm: str | None = Field(default=None, validation_alias="KCPR_REALM")
+    # The service's KCPR_PROTECTED_ROLES: its client roles get the marker role.
+    protected_roles: list[str] = Field(
+        default_factory=list, validation_alias="KCPR_PROTECTED_ROLES"
+    )
+
+    @property
+    def protected_client_roles(self) -> tuple[str, ...]:
+        return tuple(name for name in self.protected_roles if "/" in name)
 
     @field_validator("*", mode="before")
     @classmethod

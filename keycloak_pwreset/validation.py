@@ -81,7 +81,13 @@ def check_username(value: str) -> Result | None:
 
 
 def normalize_email(value: str) -> str | None:
-    """The address in the form Keycloak will store (domain lower-cased), or None if invalid."""
+    """The address as a key: lower-cased (as Keycloak stores it), ASCII, or None if invalid.
+
+    Lower-cased whole: ``Bob@…`` and ``bob@…`` are one mailbox for every
+    purpose here (cooldowns, pending sign-ups), and Keycloak keeps emails in
+    lower case anyway. An internationalised domain becomes its ASCII (IDNA)
+    form, which every SMTP server can deliver to without SMTPUTF8.
+    """
     if not value or len(value) > 254 or has_control_characters(value):
         return None
     try:
@@ -90,4 +96,4 @@ def normalize_email(value: str) -> str | None:
         checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         return None
-    return str(checked.normalized)
+    return str(checked.ascii_email or checked.normalized).lower()

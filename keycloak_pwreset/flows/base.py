@@ -16,6 +16,7 @@ from keycloak_pwreset.i18n import Languages
 from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.store.outbox import Outbox
+from keycloak_pwreset.store.sent_emails import SentEmails
 from keycloak_pwreset.store.tokens import TokenInfo, TokenStore
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,10 @@ class Flow:
     public_url: str
     ttl: timedelta
     site_name: str
+    sent: SentEmails
     languages: Languages = field(default_factory=lambda: Languages(["en"], "en"))
-    emails_per_account_per_hour: int = 3
+    emails_per_account_per_client_per_hour: int = 3
+    emails_per_account_per_hour: int = 10
     wake_worker: Callable[[], None] = lambda: None
 
     @property
@@ -42,25 +45,53 @@ class Flow:
         """An emailed link: built from KCPR_PUBLIC_URL only, never from a request."""
         return f"{self.public_url}{path}?{urlencode({'token': token})}"
 
-    def enqueue(self, job: str, payload: dict[str, Any], *, wake: bool = True) -> None:
-        """Record work for the worker; ``wake=False`` leaves waking it to the caller."""
-        self.outbox.add(job, payload)
+    def enqueue(
+        self,
+        job: str,
+        payload: dict[str, Any],
+        *,
+        client: str = "",
+        coalesce_key: str | None = None,
+        wake: bool = True,
+    ) -> None:
+        """Record work for the worker; ``wake=False`` leaves waking it to the caller.
+
+        ``client`` is the asking client's network (fairness between clients);
+        a ``coalesce_key`` makes a request that is already waiting absorb this one.
+        """
+        self.outbox.add(job, payload, client=client, coalesce_key=coalesce_key)
         if wake:
             self.wake_worker()
 
-    def over_email_limit(self, *, user_id: str = "", email: str = "") -> bool:
+    def over_email_limit(self, account: str, network: str) -> bool:
         """Has this account had its share of emails this hour? Then drop, silently.
 
         Silently: the request was answered long ago, identically for every
-        account; the drop is only counted in the audit log. It stops anyone
-        from flooding a mailbox with reset or sign-up emails.
+        account; the drop is only counted in the audit log. Two budgets: one
+        per requesting network, so that a stranger's requests spend only their
+        own share and the owner's request still gets through; and a higher one
+        for the account, so that many networks together cannot flood it either.
         """
-        since = self.tokens.clock() - timedelta(hours=1)
-        sent = self.tokens.issued_since(user_id=user_id, email=email, since=since)
-        if sent < self.emails_per_account_per_hour:
-            return False
-        audit("email_suppressed", account_id=user_id or None, kind="cooldown")
+        since = self.sent.clock() - timedelta(hours=1)
+        from_here = self.sent.count_since(account, since, network=network)
+        if from_here < self.emails_per_account_per_client_per_hour:
+            total = self.sent.count_since(account, since)
+            if total < self.emails_per_account_per_hour:
+                return False
+        audit(
+            "email_suppressed", account_id=account if "@" not in account else None, kind="cooldown"
+        )
         return True
+
+    def count_email(self, account: str, network: str, kind: str, locale: str) -> None:
+        """An email has left: count it against the cooldown and note it."""
+        self.sent.record(account, network=network, kind=kind)
+        audit(
+            "email_sent",
+            account_id=account if "@" not in account else None,
+            kind=kind,
+            locale=locale,
+        )
 
     def outage(self, claimed: TokenInfo, exc: PwresetError) -> Result:
         """Keycloak is down, or refuses us (a lost role, a rotated secret).
@@ -70,5 +101,5 @@ class Flow:
         """
         if not isinstance(exc, KeycloakUnavailable):
             log.error("Keycloak refused a change: %s", exc)
-        self.tokens.release(claimed.id)
+        self.tokens.release(claimed)
         return Result.SERVICE_UNAVAILABLE

@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from keycloak_pwreset.audit import audit
@@ -40,7 +39,6 @@ PURPOSE = "reset"
 REQUEST_JOB = "reset_request"
 CHANGED_JOB = "password_changed"
 LOGOUT_JOB = "logout_sessions"
-NOTICE_PURPOSE = "no_account_notice"
 
 
 @dataclass
@@ -51,13 +49,16 @@ class ResetFlow(Flow):
 
     # -- web side -----------------------------------------------------------
 
-    def request(self, identifier: str, locale: str = "", page_locale: str = "") -> Result:
+    def request(
+        self, identifier: str, locale: str = "", page_locale: str = "", *, client: str = ""
+    ) -> Result:
         """Accept a reset request for an email or username. Never reveals existence.
 
         ``locale`` is a language the person chose explicitly; ``page_locale``
         the one their browser got. The email's language is decided in the
         worker: the explicit choice, else the account's saved language, else
-        the page's.
+        the page's. ``client`` is the asking client's network: its requests
+        for one identifier wait as one job, and cannot delay other clients'.
         """
         identifier = identifier.strip()
         problem = check_field(identifier, MAX_IDENTIFIER)
@@ -72,7 +73,10 @@ class ResetFlow(Flow):
                 "identifier": identifier,
                 "locale": clean_locale(locale),
                 "page_locale": clean_locale(page_locale),
+                "client": client,
             },
+            client=client,
+            coalesce_key=f"{REQUEST_JOB}:{client}:{identifier.lower()}"[:128],
             wake=False,
         )
         return Result.SUCCESS
@@ -82,7 +86,11 @@ class ResetFlow(Flow):
         return self.tokens.find_live(token, PURPOSE)
 
     def complete(self, token: str, password: str, confirmation: str) -> Result:
-        """Set the new password if the token is live; exactly one caller can succeed."""
+        """Set the new password if the token is live; exactly one caller can succeed.
+
+        Three Keycloak calls: read the account, read its roles, set the
+        password. Its sessions are logged out by the worker right after.
+        """
         if not token or self.check(token) is None:
             return Result.RECOVERY_TOKEN_EXPIRED
         problem = check_new_password(password, confirmation)
@@ -92,6 +100,9 @@ class ResetFlow(Flow):
         if claimed is None:  # used, or being used, by a concurrent submission
             return Result.RECOVERY_TOKEN_EXPIRED
         try:
+            if not self._still_entitled(claimed):
+                self.tokens.consume(claimed)  # the link is dead for good
+                return Result.RECOVERY_TOKEN_EXPIRED
             result = self.gateway.set_password(claimed.user_id, password)
         except AccountNotFound:
             # The account was deleted since the link was sent: the link is dead.
@@ -100,19 +111,35 @@ class ResetFlow(Flow):
         except (KeycloakRejected, KeycloakUnavailable) as exc:
             return self.outage(claimed, exc)
         if result is not Result.SUCCESS:
-            self.tokens.release(claimed.id)
+            self.tokens.release(claimed)
             return result
-        self.tokens.consume(claimed)
+        if not self.tokens.consume(claimed):
+            log.warning("a reset link's claim was taken over while its password was set")
         self._after_change(claimed)
         return Result.SUCCESS
 
+    def _still_entitled(self, claimed: TokenInfo) -> bool:
+        """Is the account still the one the link was sent for, and still open to self-service?
+
+        A link proves control of the mailbox it was sent to, at that time. An
+        account disabled since, or whose address an administrator changed (say,
+        off a compromised mailbox), or that has since become an administrator,
+        must not take a new password from it.
+        """
+        user = self.gateway.get_user(claimed.user_id)  # None: deleted or disabled
+        if user is None or user.email.lower() != claimed.email.lower():
+            audit("link_refused_account_changed", account_id=claimed.user_id)
+            return False
+        if self.gateway.is_protected(user.id):
+            audit("reset_refused_privileged", account_id=user.id)
+            return False
+        return True
+
     def _after_change(self, claimed: TokenInfo) -> None:
-        # Whoever knew the old password may hold a session: end them all now,
-        # and retry from the outbox if Keycloak hiccups right here.
-        try:
-            self.gateway.logout(claimed.user_id)
-        except (KeycloakUnavailable, KeycloakRejected):
-            self.enqueue(LOGOUT_JOB, {"user_id": claimed.user_id})
+        # Whoever knew the old password may hold a session: the worker ends
+        # them all as soon as this answer has left (and retries if Keycloak
+        # hiccups), which keeps the completion itself to three Keycloak calls.
+        self.enqueue(LOGOUT_JOB, {"user_id": claimed.user_id})
         self.enqueue(CHANGED_JOB, {"user_id": claimed.user_id, "locale": claimed.locale})
         audit("password_changed", account_id=claimed.user_id)
 
@@ -126,19 +153,25 @@ class ResetFlow(Flow):
         }
 
     def process_request(self, payload: dict[str, Any]) -> None:
-        """Look the account up; if it exists, mint a token and email the link.
+        """Look the account up; if it may have one, mint a token and email the link.
 
         Raising (Keycloak or SMTP down) leaves the job in the outbox for a
         later attempt, which mints a fresh token that supersedes this one.
         """
+        network = str(payload.get("client", ""))
         user = self.gateway.find_user(str(payload["identifier"]))
         if user is None or not user.email:
             # Return as if we did, to avoid leaking registered accounts.
             audit("reset_no_account")
             if self.unknown_account_notice:
-                self._tell_no_account(payload)
+                self._tell_no_account(payload, network)
             return
-        if self.over_email_limit(user_id=user.id):
+        if self.gateway.is_protected(user.id):
+            # An administrator's password is not self-service's to set: no email
+            # (the answer was the same as for everyone, long ago).
+            audit("reset_refused_privileged", account_id=user.id)
+            return
+        if self.over_email_limit(user.id, network):
             return
         locale = self.languages.pick(payload.get("locale"), user.locale, payload.get("page_locale"))
         token = self.tokens.issue(
@@ -154,9 +187,9 @@ class ResetFlow(Flow):
                 ttl_minutes=self.ttl_minutes,
                 site_name=self.site_name,
             )
-        audit("email_sent", account_id=user.id, kind="reset", locale=locale)
+        self.count_email(user.id, network, "reset", locale)
 
-    def _tell_no_account(self, payload: dict[str, Any]) -> None:
+    def _tell_no_account(self, payload: dict[str, Any], network: str) -> None:
         """Email an address with no account that someone asked to reset "its" password.
 
         Only to something that is an email address (a username has nowhere to
@@ -165,22 +198,18 @@ class ResetFlow(Flow):
         it cannot be used to send someone a message of one's own.
         """
         address = normalize_email(str(payload["identifier"]))
-        if address is None or self.over_email_limit(email=address):
+        if address is None or self.over_email_limit(address, network):
             return
         locale = self.languages.pick(payload.get("locale"), payload.get("page_locale"))
-        # A token born expired: never usable, never sent; it only counts this
-        # email against the address's cooldown, like the tokens in other emails.
-        marker = self.tokens.issue(purpose=NOTICE_PURPOSE, ttl=timedelta(0), email=address)
-        with self.tokens.discarded_if_unsent(marker):
-            send_no_account_email(
-                self.mailer,
-                locale=locale,
-                to=address,
-                reset_url=f"{self.public_url}/forgot-password",
-                signup_url=self.signup_url,
-                site_name=self.site_name,
-            )
-        audit("email_sent", kind="no-account", locale=locale)
+        send_no_account_email(
+            self.mailer,
+            locale=locale,
+            to=address,
+            reset_url=f"{self.public_url}/forgot-password",
+            signup_url=self.signup_url,
+            site_name=self.site_name,
+        )
+        self.count_email(address, network, "no-account", locale)
 
     def process_changed(self, payload: dict[str, Any]) -> None:
         user = self.gateway.get_user(str(payload["user_id"]))

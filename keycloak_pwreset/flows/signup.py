@@ -4,8 +4,13 @@ Request: validate and record work in the outbox (the same answer whether or
 not the email has an account, so the form reveals nothing). Worker: no
 account yet → a sign-up token holding the pending details and a verification
 email; an account exists → an "you already have an account" email with a
-reset link, and nothing is created. Completion: claim the token, then create
-the enabled, verified account with its password in one Keycloak call.
+reset link, and nothing is created (nothing at all for a disabled or
+protected account). Completion: claim the token, then create the enabled,
+verified account with its password in one Keycloak call.
+
+Nothing the requester typed but the address reaches an inbox before the
+address is proven: the verification email greets neutrally, and the
+account-exists email greets the owner by the account's own name.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import AccountExists, KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows import reset
 from keycloak_pwreset.flows.base import Flow
-from keycloak_pwreset.gateway import NewAccount, SignupRules
+from keycloak_pwreset.gateway import KeycloakUser, NewAccount, SignupRules
 from keycloak_pwreset.mail.emails import send_account_exists_email, send_signup_email
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.store.tokens import TokenInfo
@@ -86,7 +91,7 @@ class SignupFlow(Flow):
                 return problem
         return None
 
-    def request(self, request: SignupRequest, rules: SignupRules) -> Result:
+    def request(self, request: SignupRequest, rules: SignupRules, *, client: str = "") -> Result:
         problem = self.validate(request, rules)
         if problem:
             return problem
@@ -101,7 +106,10 @@ class SignupFlow(Flow):
                 "username": "" if rules.email_as_username else request.username.strip(),
                 "attributes": {a.name: request.attributes[a.name] for a in rules.extra_attributes},
                 "locale": self.languages.pick(clean_locale(request.locale)),
+                "client": client,
             },
+            client=client,
+            coalesce_key=f"{REQUEST_JOB}:{client}:{email}"[:128],
             wake=False,
         )
         return Result.SUCCESS
@@ -116,8 +124,12 @@ class SignupFlow(Flow):
         pending = self.check(token) if token else None
         if pending is None:
             return Completion(Result.RECOVERY_TOKEN_EXPIRED)
+        # A realm that uses emails as usernames asked for none: a submitted one
+        # is ignored, never passed on.
+        wants_username = bool(pending.data.get("username"))
+        username = username if wants_username else None
         problem = check_new_password(password, confirmation)
-        if problem is None and username is not None and pending.data.get("username"):
+        if problem is None and username is not None:
             problem = check_username(username)
         if problem:
             return Completion(problem, pending.email)
@@ -142,7 +154,9 @@ class SignupFlow(Flow):
             result = self.gateway.create_user(account)
         except AccountExists as exc:
             if exc.field == "username":
-                self.tokens.release(claimed.id)  # let them pick another username
+                # Let them pick another, a bounded number of times: a verified link
+                # must not become a tool to probe which usernames exist.
+                self.tokens.release(claimed, failed_attempt=True)
                 return Result.USERNAME_TAKEN
             # Created elsewhere meanwhile (another completion, an admin): the
             # link has done its job; the person can sign in or reset.
@@ -151,7 +165,7 @@ class SignupFlow(Flow):
         except (KeycloakRejected, KeycloakUnavailable) as exc:
             return self.outage(claimed, exc)  # nothing was created
         if result is not Result.SUCCESS:
-            self.tokens.release(claimed.id)
+            self.tokens.release(claimed)
             return result
         self.tokens.consume(claimed)
         audit("signup_completed", kind="signup")
@@ -165,13 +179,16 @@ class SignupFlow(Flow):
     def process_request(self, payload: dict[str, Any]) -> None:
         email = str(payload["email"])
         locale = str(payload.get("locale", ""))
+        network = str(payload.get("client", ""))
         rules = self.gateway.signup_rules()
         existing = self.gateway.find_user_by_email(email)
         if existing is not None and not rules.duplicate_emails:
-            if not self.over_email_limit(user_id=existing.id):
-                self._tell_account_exists(existing.id, email, locale, payload)
+            if self._may_get_reset_link(existing) and not self.over_email_limit(
+                existing.id, network
+            ):
+                self._tell_account_exists(existing, locale, network)
             return
-        if self.over_email_limit(email=email):
+        if self.over_email_limit(email, network):
             return
         token = self.tokens.issue(
             purpose=PURPOSE,
@@ -190,33 +207,40 @@ class SignupFlow(Flow):
                 self.mailer,
                 locale=locale,
                 to=email,
-                name=_name(payload),
                 link=self.link("/signup/complete", token),
                 ttl_minutes=self.ttl_minutes,
                 site_name=self.site_name,
             )
-        audit("email_sent", kind="signup", locale=locale)
+        self.count_email(email, network, "signup", locale)
 
-    def _tell_account_exists(
-        self, user_id: str, email: str, locale: str, payload: dict[str, Any]
-    ) -> None:
+    def _may_get_reset_link(self, existing: KeycloakUser) -> bool:
+        """The reset path's rules hold here too: no link for a disabled or protected account."""
+        if not existing.enabled:
+            audit("link_refused_disabled", account_id=existing.id)
+            return False
+        if self.gateway.is_protected(existing.id):
+            audit("reset_refused_privileged", account_id=existing.id)
+            return False
+        return True
+
+    def _tell_account_exists(self, existing: KeycloakUser, locale: str, network: str) -> None:
         # A reset link, not a second account: whoever asked can only use it
         # if they own the mailbox, and the form's answer revealed nothing.
         token = self.tokens.issue(
-            purpose=reset.PURPOSE, ttl=self.ttl, user_id=user_id, email=email, locale=locale
+            purpose=reset.PURPOSE,
+            ttl=self.ttl,
+            user_id=existing.id,
+            email=existing.email,
+            locale=locale,
         )
         with self.tokens.discarded_if_unsent(token):
             send_account_exists_email(
                 self.mailer,
                 locale=locale,
-                to=email,
-                name=_name(payload),
+                to=existing.email,
+                name=existing.own_name,
                 reset_link=self.link("/reset-password", token),
                 ttl_minutes=self.ttl_minutes,
                 site_name=self.site_name,
             )
-        audit("email_sent", account_id=user_id, kind="account-exists", locale=locale)
-
-
-def _name(payload: dict[str, Any]) -> str:
-    return " ".join(f"{payload.get('first_name', '')} {payload.get('last_name', '')}".split())
+        self.count_email(existing.id, network, "account-exists", locale)

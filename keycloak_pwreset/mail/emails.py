@@ -36,14 +36,16 @@ def send_password_changed_email(
 
 
 def send_signup_email(
-    mailer: Mailer, *, locale: str, to: str, name: str, link: str, ttl_minutes: int, site_name: str
+    mailer: Mailer, *, locale: str, to: str, link: str, ttl_minutes: int, site_name: str
 ) -> None:
+    # No name, neither in the greeting nor beside the address: the names were
+    # typed by whoever asked, and the address is not proven yet.
     mailer.send(
         locale=locale,
         kind="signup",
         to=to,
-        to_name=name,
-        context={"name": name, "link": link, "ttl_minutes": ttl_minutes, "site_name": site_name},
+        to_name="",
+        context={"link": link, "ttl_minutes": ttl_minutes, "site_name": site_name},
     )
 
 
@@ -57,6 +59,7 @@ def send_account_exists_email(
     ttl_minutes: int,
     site_name: str,
 ) -> None:
+    # ``name`` is the account's own, from Keycloak; never what the requester typed.
     mailer.send(
         locale=locale,
         kind="account-exists",

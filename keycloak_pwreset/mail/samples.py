@@ -26,9 +26,9 @@ def sample_context(kind: str, *, public_url: str, site_name: str) -> dict[str, A
         return {**common, "user": SAMPLE_USER, "reset_url": f"{public_url}/forgot-password"}
     if kind == "signup":
         signup_link = f"{public_url}/signup/complete?token=EXAMPLE-TOKEN-NOT-VALID"
-        return {**common, "name": SAMPLE_USER.display_name, "link": signup_link}
+        return {**common, "link": signup_link}
     if kind == "account-exists":
-        return {**common, "name": SAMPLE_USER.display_name, "reset_link": link}
+        return {**common, "name": SAMPLE_USER.own_name, "reset_link": link}
     if kind == "no-account":
         return {
             **common,

@@ -241,6 +241,8 @@ def test_reset_logs_out_existing_sessions(
     assert "refresh_token" in session
     browser.open_link(request_link(browser, sink, service, user.email, user.email))
     assert browser.set_password(NEW_PASSWORD).status_code == 303
+    # The worker ends the sessions right after the answer, before it sends the notice.
+    wait_count(sink, user.email, "password was changed", 1)
     refreshed = requests.post(
         token_url,
         data={

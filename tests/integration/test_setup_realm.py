@@ -101,7 +101,7 @@ def test_dry_run_then_run_then_rerun(
         *([f"realm {realm.name}: loginTheme (unset) -> {THEME}"] if realm.theme else []),
         f"client {SERVICE_CLIENT_ID}: create (service account, confidential)",
         "service account: grant realm-management roles "
-        "manage-users, query-users, view-realm, view-users",
+        "manage-users, query-users, view-clients, view-realm, view-users",
     ]
 
     assert main(realm.args("--dry-run")) == 0
@@ -175,7 +175,8 @@ def test_fixes_a_hand_made_client_and_warns_about_extra_roles(
         f"realm {realm.name}: registrationAllowed true -> false",
         f"client {SERVICE_CLIENT_ID}: standardFlowEnabled true -> false",
         f"client {SERVICE_CLIENT_ID}: directAccessGrantsEnabled true -> false",
-        "service account: grant realm-management roles manage-users, query-users, view-realm",
+        "service account: grant realm-management roles manage-users, query-users, view-clients, "
+        "view-realm",
     ]
     assert lines[5].startswith("warning: service account: also holds realm-management role ")
     assert "manage-realm" in lines[5]

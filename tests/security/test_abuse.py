@@ -40,7 +40,8 @@ def test_inbox_bombing_is_capped_by_the_account_cooldown(
     drained(service)
     delivered = len(mails(sink, account.user.email, SUBJECT % {"site": realm.realm}))
     FIGURES["inbox bombing: emails delivered of 50 requests"] = str(delivered)
-    assert delivered == service.settings.limits.emails_per_account_per_hour == 3
+    # At most the cooldown's share for one network; fewer when waiting requests coalesce.
+    assert 1 <= delivered <= service.settings.limits.emails_per_account_per_client_per_hour == 3
 
 
 def test_twenty_concurrent_submissions_change_the_password_once(

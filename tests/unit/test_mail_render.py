@@ -56,7 +56,7 @@ def context_for(kind: str, user: KeycloakUser, site_name: str = "Example") -> di
 # Kinds sent to an existing account name it by username; sign-up kinds have none yet.
 NAMES_THE_ACCOUNT = {"reset", "password-changed"}
 # Sent to an address with no account: there is no name to greet.
-NAMELESS = {"no-account"}
+NAMELESS = {"no-account", "signup"}  # signup: typed names are not mailed unproven
 KINDS = sorted(p.name for p in EMAILS.iterdir() if p.is_dir())
 
 

@@ -15,7 +15,7 @@ from keycloak_pwreset.settings import load_admin_settings
 from keycloak_pwreset.setup_realm import CLIENT_FLAGS, Plan, RealmState, plan_setup
 
 THEMES = frozenset({"base", "keycloak", "keycloak.v2", "keycloak-pwreset"})
-ALL_ROLES = frozenset({"view-users", "query-users", "manage-users", "view-realm"})
+ALL_ROLES = frozenset({"view-users", "query-users", "manage-users", "view-realm", "view-clients"})
 PREPARED_REALM = {
     "realm": "demo",
     "resetPasswordAllowed": False,
@@ -41,8 +41,8 @@ def test_fresh_realm_plans_everything() -> None:
         "realm demo: registrationAllowed true -> false",
         "realm demo: loginTheme (unset) -> keycloak-pwreset",
         "client keycloak-pwreset: create (service account, confidential)",
-        "service account: grant realm-management roles manage-users, query-users, view-realm, "
-        "view-users",
+        "service account: grant realm-management roles manage-users, query-users, view-clients, "
+        "view-realm, view-users",
     ]
     assert plan.create_client and not plan.client_changes
     assert plan.warnings() == []
