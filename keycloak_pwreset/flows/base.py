@@ -83,6 +83,17 @@ class Flow:
         )
         return True
 
+    def privileged(self, user_id: str) -> bool:
+        """Is this an account self-service must never touch (keycloak_pwreset.protected_roles)?
+
+        Asked before any link is sent and again before a password is set; the
+        refusal is only audited: the person's answer was the same as everyone's.
+        """
+        if not self.gateway.is_protected(user_id):
+            return False
+        audit("reset_refused_privileged", account_id=user_id)
+        return True
+
     def count_email(self, account: str, network: str, kind: str, locale: str) -> None:
         """An email has left: count it against the cooldown and note it."""
         self.sent.record(account, network=network, kind=kind)

@@ -130,10 +130,7 @@ class ResetFlow(Flow):
         if user is None or user.email.lower() != claimed.email.lower():
             audit("link_refused_account_changed", account_id=claimed.user_id)
             return False
-        if self.gateway.is_protected(user.id):
-            audit("reset_refused_privileged", account_id=user.id)
-            return False
-        return True
+        return not self.privileged(user.id)
 
     def _after_change(self, claimed: TokenInfo) -> None:
         # Whoever knew the old password may hold a session: the worker ends
@@ -166,10 +163,7 @@ class ResetFlow(Flow):
             if self.unknown_account_notice:
                 self._tell_no_account(payload, network)
             return
-        if self.gateway.is_protected(user.id):
-            # An administrator's password is not self-service's to set: no email
-            # (the answer was the same as for everyone, long ago).
-            audit("reset_refused_privileged", account_id=user.id)
+        if self.privileged(user.id):  # an administrator's password is not ours to set
             return
         if self.over_email_limit(user.id, network):
             return

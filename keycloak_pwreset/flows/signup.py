@@ -218,10 +218,7 @@ class SignupFlow(Flow):
         if not existing.enabled:
             audit("link_refused_disabled", account_id=existing.id)
             return False
-        if self.gateway.is_protected(existing.id):
-            audit("reset_refused_privileged", account_id=existing.id)
-            return False
-        return True
+        return not self.privileged(existing.id)
 
     def _tell_account_exists(self, existing: KeycloakUser, locale: str, network: str) -> None:
         # A reset link, not a second account: whoever asked can only use it
