@@ -303,6 +303,11 @@ class KeycloakGateway:
                 return True
         return False
 
+    def check_protection(self) -> None:
+        """For `check`: every client of KCPR_PROTECTED_ROLES can be read; else raises."""
+        for client in self.protected.client_roles:
+            self._client_uuid(client)
+
     def _client_uuid(self, client_id: str) -> str:
         """A client's internal id, looked up once (Keycloak lists only clients one may view)."""
         if client_id not in self._client_ids:

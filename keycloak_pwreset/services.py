@@ -58,23 +58,9 @@ def build_services(
 ) -> Services:
     """The production wiring; tests pass fakes for the parts they replace."""
     db = db or open_database(settings.database_url)
-    if gateway is None:
-        gateway = KeycloakGateway(
-            settings.keycloak_url,
-            settings.realm,
-            settings.client_id,
-            settings.client_secret.get_secret_value(),
-            protected=ProtectedRoles.from_settings(
-                settings.protected_roles, include_default=settings.protected_roles_default
-            ),
-        )
+    gateway = gateway or keycloak_gateway(settings)
     languages = Languages(settings.locales, settings.default_locale)
-    renderer = EmailRenderer(template_dirs(settings, "emails"))
-    profiles = {"default": settings.smtp, **settings.smtp_profiles}
-    transports: dict[str, Transport] = {
-        name: transport or SmtpTransport(profile) for name, profile in profiles.items()
-    }
-    mailer = Mailer(renderer, transports, MailRouting(settings.mail))
+    mailer = build_mailer(settings, transport)
     outbox = Outbox(db, clock)
     tokens = TokenStore(db, clock)
     common: dict[str, Any] = {
@@ -110,6 +96,29 @@ def build_services(
     reset.wake_worker = signup.wake_worker = worker.wake
     captcha = captcha or build_verifier(settings.captcha, settings.public_url)
     return Services(settings, db, gateway, mailer, outbox, tokens, reset, signup, worker, captcha)
+
+
+def keycloak_gateway(settings: Settings) -> KeycloakGateway:
+    return KeycloakGateway(
+        settings.keycloak_url,
+        settings.realm,
+        settings.client_id,
+        settings.client_secret.get_secret_value(),
+        protected=ProtectedRoles.from_settings(
+            settings.protected_roles, include_default=settings.protected_roles_default
+        ),
+    )
+
+
+def build_mailer(settings: Settings, transport: Transport | None = None) -> Mailer:
+    """The mailer with one transport per SMTP profile (``transport`` for every one, in tests)."""
+    profiles = {"default": settings.smtp, **settings.smtp_profiles}
+    transports: dict[str, Transport] = {
+        name: transport or SmtpTransport(profile) for name, profile in profiles.items()
+    }
+    return Mailer(
+        EmailRenderer(template_dirs(settings, "emails")), transports, MailRouting(settings.mail)
+    )
 
 
 def template_dirs(settings: Settings, part: str) -> list[Path]:

@@ -10,11 +10,11 @@ import smtplib
 
 from keycloak_pwreset.captcha import SiteVerifyCaptcha, build_verifier
 from keycloak_pwreset.errors import PwresetError
-from keycloak_pwreset.gateway import REQUIRED_ROLES, KeycloakGateway
+from keycloak_pwreset.gateway import REQUIRED_ROLES
 from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import SmtpTransport
-from keycloak_pwreset.services import template_dirs
+from keycloak_pwreset.services import keycloak_gateway, template_dirs
 from keycloak_pwreset.settings import Settings, load_settings
 from keycloak_pwreset.store.db import Database, open_database
 from keycloak_pwreset.store.forwarding import ForwardingPeers
@@ -22,12 +22,7 @@ from keycloak_pwreset.templates_check import KINDS, template_problems
 
 
 def check_keycloak(settings: Settings) -> list[str]:
-    gateway = KeycloakGateway(
-        settings.keycloak_url,
-        settings.realm,
-        settings.client_id,
-        settings.client_secret.get_secret_value(),
-    )
+    gateway = keycloak_gateway(settings)
     if not gateway.ping():
         return [
             f"Keycloak: realm {settings.realm!r} is not reachable at {settings.keycloak_url} "
@@ -42,6 +37,11 @@ def check_keycloak(settings: Settings) -> list[str]:
         f"(needed to {REQUIRED_ROLES[role]})"
         for role in missing
     ]
+    if not missing:
+        try:
+            gateway.check_protection()
+        except PwresetError as exc:
+            problems.append(f"Keycloak: {exc}")
     if settings.signup_enabled and not missing:
         problems += [
             f"Keycloak: group {path!r} (KCPR_SIGNUP_DEFAULT_GROUPS) does not exist"

@@ -723,3 +723,17 @@ def test_find_user_by_email_reports_a_disabled_account(
     kc.users.append(user_rep("id-bob", "bob", "bob@example.org", enabled=False))
     bob = gateway.find_user_by_email("bob@example.org")
     assert bob is not None and bob.enabled is False
+
+
+def test_check_proves_the_protected_clients_are_visible(
+    kc: FakeKeycloakHttp, gateway: KeycloakGateway
+) -> None:
+    kc.mock.add(responses.GET, f"{ADMIN}/clients", json=[])
+    with pytest.raises(KeycloakRejected, match="view-clients"):
+        gateway.check_protection()
+    install_roles(kc, {})
+    fresh = KeycloakGateway(KC, REALM, "keycloak-pwreset", "s3cret")
+    kc.mock.replace(
+        responses.GET, f"{ADMIN}/clients", json=[{"id": RM_UUID, "clientId": "realm-management"}]
+    )
+    fresh.check_protection()  # no exception: the default's client is visible
