@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
-from urllib.parse import urlencode
 
 from keycloak_pwreset.audit import audit
-from keycloak_pwreset.errors import KeycloakUnavailable, PwresetError
 from keycloak_pwreset.gateway import Gateway
 from keycloak_pwreset.i18n import Languages
 from keycloak_pwreset.mail.mailer import Mailer
-from keycloak_pwreset.results import Result
 from keycloak_pwreset.store.outbox import Outbox
 from keycloak_pwreset.store.sent_emails import SentEmails
-from keycloak_pwreset.store.tokens import TokenInfo, TokenStore
-
-log = logging.getLogger(__name__)
+from keycloak_pwreset.store.tokens import TokenStore
 
 
 @dataclass
@@ -40,28 +33,6 @@ class Flow:
     @property
     def ttl_minutes(self) -> int:
         return int(self.ttl.total_seconds() // 60)
-
-    def link(self, path: str, token: str) -> str:
-        """An emailed link: built from KCPR_PUBLIC_URL only, never from a request."""
-        return f"{self.public_url}{path}?{urlencode({'token': token})}"
-
-    def enqueue(
-        self,
-        job: str,
-        payload: dict[str, Any],
-        *,
-        client: str = "",
-        coalesce_key: str | None = None,
-        wake: bool = True,
-    ) -> None:
-        """Record work for the worker; ``wake=False`` leaves waking it to the caller.
-
-        ``client`` is the asking client's network (fairness between clients);
-        a ``coalesce_key`` makes a request that is already waiting absorb this one.
-        """
-        self.outbox.add(job, payload, client=client, coalesce_key=coalesce_key)
-        if wake:
-            self.wake_worker()
 
     def over_email_limit(self, account: str, network: str) -> bool:
         """Has this account had its share of emails this hour? Then drop, silently.
@@ -103,14 +74,3 @@ class Flow:
             kind=kind,
             locale=locale,
         )
-
-    def outage(self, claimed: TokenInfo, exc: PwresetError) -> Result:
-        """Keycloak is down, or refuses us (a lost role, a rotated secret).
-
-        Nothing was changed and it is not the person's fault: give the token
-        back so their link keeps working, and tell the operator.
-        """
-        if not isinstance(exc, KeycloakUnavailable):
-            log.error("Keycloak refused a change: %s", exc)
-        self.tokens.release(claimed)
-        return Result.SERVICE_UNAVAILABLE

@@ -1,10 +1,8 @@
 """Password reset: request a link, check it, complete it; plus the worker's side.
 
-The request path does nothing but validate input and record work in the
-outbox. Looking the account up and sending the email happen in the worker, so
-that the answer to "send me a link" costs the same, looks the same and takes
-the same time whether or not the account exists (no enumeration by content or
-timing, and an SMTP outage cannot show up as an error only for real accounts).
+The link's lifecycle (accept the request, send the link, redeem it) is
+flows/links.py's; this module supplies what is particular to a reset: who gets
+a link, its email, and the one Keycloak action, setting the password.
 """
 
 from __future__ import annotations
@@ -13,11 +11,12 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from keycloak_pwreset.audit import audit
-from keycloak_pwreset.errors import AccountNotFound, KeycloakRejected, KeycloakUnavailable
-from keycloak_pwreset.flows.base import Flow
+from keycloak_pwreset.errors import AccountNotFound
+from keycloak_pwreset.flows.links import RESET_LINK_PATH, LinkFlow, Spend
 from keycloak_pwreset.mail.emails import (
     send_no_account_email,
     send_password_changed_email,
@@ -42,7 +41,7 @@ LOGOUT_JOB = "logout_sessions"
 
 
 @dataclass
-class ResetFlow(Flow):
+class ResetFlow(LinkFlow):
     # KCPR_UNKNOWN_ACCOUNT_NOTICE: tell an address with no account that someone asked.
     unknown_account_notice: bool = False
     signup_url: str = ""  # offered in that notice; empty when sign-up is off
@@ -64,22 +63,12 @@ class ResetFlow(Flow):
         problem = check_field(identifier, MAX_IDENTIFIER)
         if problem:
             return problem
-        # Not woken here: the web layer wakes the worker once the answer has
-        # left (web/after_answer.py), so that its work for a real account
-        # cannot slow that answer down and tell the account exists.
-        self.enqueue(
-            REQUEST_JOB,
-            {
-                "identifier": identifier,
-                "locale": clean_locale(locale),
-                "page_locale": clean_locale(page_locale),
-                "client": client,
-            },
-            client=client,
-            coalesce_key=f"{REQUEST_JOB}:{client}:{identifier.lower()}"[:128],
-            wake=False,
-        )
-        return Result.SUCCESS
+        payload = {
+            "identifier": identifier,
+            "locale": clean_locale(locale),
+            "page_locale": clean_locale(page_locale),
+        }
+        return self.accept(REQUEST_JOB, payload, client=client, key=identifier.lower())
 
     def check(self, token: str) -> TokenInfo | None:
         """Is this link usable? Does not use it up (mail scanners open links too)."""
@@ -96,27 +85,20 @@ class ResetFlow(Flow):
         problem = check_new_password(password, confirmation)
         if problem:
             return problem
-        claimed = self.tokens.claim(token, PURPOSE)
-        if claimed is None:  # used, or being used, by a concurrent submission
-            return Result.RECOVERY_TOKEN_EXPIRED
+        redeemed = self.redeem(token, PURPOSE, lambda link: self._set_password(link, password))
+        if redeemed.result is Result.SUCCESS and redeemed.link is not None:
+            self._after_change(redeemed.link)
+        return redeemed.result
+
+    def _set_password(self, link: TokenInfo, password: str) -> tuple[Result, Spend]:
         try:
-            if not self._still_entitled(claimed):
-                self.tokens.consume(claimed)  # the link is dead for good
-                return Result.RECOVERY_TOKEN_EXPIRED
-            result = self.gateway.set_password(claimed.user_id, password)
-        except AccountNotFound:
-            # The account was deleted since the link was sent: the link is dead.
-            self.tokens.consume(claimed)
-            return Result.RECOVERY_TOKEN_EXPIRED
-        except (KeycloakRejected, KeycloakUnavailable) as exc:
-            return self.outage(claimed, exc)
-        if result is not Result.SUCCESS:
-            self.tokens.release(claimed)
-            return result
-        if not self.tokens.consume(claimed):
-            log.warning("a reset link's claim was taken over while its password was set")
-        self._after_change(claimed)
-        return Result.SUCCESS
+            if not self._still_entitled(link):
+                return Result.RECOVERY_TOKEN_EXPIRED, Spend.USED  # dead for good
+            result = self.gateway.set_password(link.user_id, password)
+        except AccountNotFound:  # deleted since the link was sent: the link is dead
+            return Result.RECOVERY_TOKEN_EXPIRED, Spend.USED
+        # A password the realm refused: the same link may try another.
+        return result, Spend.USED if result is Result.SUCCESS else Spend.KEPT
 
     def _still_entitled(self, claimed: TokenInfo) -> bool:
         """Is the account still the one the link was sent for, and still open to self-service?
@@ -168,20 +150,17 @@ class ResetFlow(Flow):
         if self.over_email_limit(user.id, network):
             return
         locale = self.languages.pick(payload.get("locale"), user.locale, payload.get("page_locale"))
-        token = self.tokens.issue(
-            purpose=PURPOSE, ttl=self.ttl, user_id=user.id, email=user.email, locale=locale
+        self.send_link(
+            purpose=PURPOSE,
+            path=RESET_LINK_PATH,
+            account=user.id,
+            network=network,
+            kind="reset",
+            locale=locale,
+            send=partial(send_reset_email, user=user),
+            user_id=user.id,
+            email=user.email,
         )
-        link = self.link("/reset-password", token)
-        with self.tokens.discarded_if_unsent(token):
-            send_reset_email(
-                self.mailer,
-                locale=locale,
-                user=user,
-                link=link,
-                ttl_minutes=self.ttl_minutes,
-                site_name=self.site_name,
-            )
-        self.count_email(user.id, network, "reset", locale)
 
     def _tell_no_account(self, payload: dict[str, Any], network: str) -> None:
         """Email an address with no account that someone asked to reset "its" password.

@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from keycloak_pwreset.audit import audit
-from keycloak_pwreset.errors import AccountExists, KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.errors import AccountExists
 from keycloak_pwreset.flows import reset
-from keycloak_pwreset.flows.base import Flow
+from keycloak_pwreset.flows.links import RESET_LINK_PATH, SIGNUP_LINK_PATH, LinkFlow, Spend
 from keycloak_pwreset.gateway import KeycloakUser, NewAccount, SignupRules
 from keycloak_pwreset.mail.emails import send_account_exists_email, send_signup_email
 from keycloak_pwreset.results import Result
@@ -61,7 +62,7 @@ class Completion:
 
 
 @dataclass
-class SignupFlow(Flow):
+class SignupFlow(LinkFlow):
     default_groups: tuple[str, ...] = ()
 
     # -- web side -----------------------------------------------------------
@@ -96,23 +97,15 @@ class SignupFlow(Flow):
         if problem:
             return problem
         email = normalize_email(request.email.strip()) or ""
-        # Woken by the web layer once the answer has left, as for resets.
-        self.enqueue(
-            REQUEST_JOB,
-            {
-                "email": email,
-                "first_name": request.first_name.strip(),
-                "last_name": request.last_name.strip(),
-                "username": "" if rules.email_as_username else request.username.strip(),
-                "attributes": {a.name: request.attributes[a.name] for a in rules.extra_attributes},
-                "locale": self.languages.pick(clean_locale(request.locale)),
-                "client": client,
-            },
-            client=client,
-            coalesce_key=f"{REQUEST_JOB}:{client}:{email}"[:128],
-            wake=False,
-        )
-        return Result.SUCCESS
+        payload = {
+            "email": email,
+            "first_name": request.first_name.strip(),
+            "last_name": request.last_name.strip(),
+            "username": "" if rules.email_as_username else request.username.strip(),
+            "attributes": {a.name: request.attributes[a.name] for a in rules.extra_attributes},
+            "locale": self.languages.pick(clean_locale(request.locale)),
+        }
+        return self.accept(REQUEST_JOB, payload, client=client, key=email)
 
     def check(self, token: str) -> TokenInfo | None:
         return self.tokens.find_live(token, PURPOSE)
@@ -133,43 +126,36 @@ class SignupFlow(Flow):
             problem = check_username(username)
         if problem:
             return Completion(problem, pending.email)
-        claimed = self.tokens.claim(token, PURPOSE)
-        if claimed is None:
-            return Completion(Result.RECOVERY_TOKEN_EXPIRED)
-        data = claimed.data
+        redeemed = self.redeem(token, PURPOSE, lambda link: self._create(link, password, username))
+        return Completion(redeemed.result, redeemed.link.email if redeemed.link else "")
+
+    def _create(self, link: TokenInfo, password: str, username: str | None) -> tuple[Result, Spend]:
+        """Create the enabled, verified account with its password, in one Keycloak call."""
+        data = link.data
         account = NewAccount(
-            email=claimed.email,
+            email=link.email,
             first_name=str(data.get("first_name", "")),
             last_name=str(data.get("last_name", "")),
             password=password,
             username=(username or str(data.get("username", ""))).strip(),
-            locale=claimed.locale,
+            locale=link.locale,
             attributes={str(k): str(v) for k, v in dict(data.get("attributes", {})).items()},
             groups=self.default_groups,
         )
-        return Completion(self._create(claimed, account), claimed.email)
-
-    def _create(self, claimed: TokenInfo, account: NewAccount) -> Result:
         try:
             result = self.gateway.create_user(account)
         except AccountExists as exc:
             if exc.field == "username":
                 # Let them pick another, a bounded number of times: a verified link
                 # must not become a tool to probe which usernames exist.
-                self.tokens.release(claimed, failed_attempt=True)
-                return Result.USERNAME_TAKEN
+                return Result.USERNAME_TAKEN, Spend.KEPT_COUNTED
             # Created elsewhere meanwhile (another completion, an admin): the
             # link has done its job; the person can sign in or reset.
-            self.tokens.consume(claimed)
-            return Result.ACCOUNT_EXISTS
-        except (KeycloakRejected, KeycloakUnavailable) as exc:
-            return self.outage(claimed, exc)  # nothing was created
+            return Result.ACCOUNT_EXISTS, Spend.USED
         if result is not Result.SUCCESS:
-            self.tokens.release(claimed)
-            return result
-        self.tokens.consume(claimed)
+            return result, Spend.KEPT  # a refused password: nothing was created
         audit("signup_completed", kind="signup")
-        return Result.SUCCESS
+        return Result.SUCCESS, Spend.USED
 
     # -- worker side ----------------------------------------------------------
 
@@ -190,11 +176,15 @@ class SignupFlow(Flow):
             return
         if self.over_email_limit(email, network):
             return
-        token = self.tokens.issue(
+        self.send_link(
             purpose=PURPOSE,
-            ttl=self.ttl,
-            email=email,
+            path=SIGNUP_LINK_PATH,
+            account=email,
+            network=network,
+            kind="signup",
             locale=locale,
+            send=partial(send_signup_email, to=email),
+            email=email,
             data={
                 "first_name": payload.get("first_name", ""),
                 "last_name": payload.get("last_name", ""),
@@ -202,16 +192,6 @@ class SignupFlow(Flow):
                 "attributes": payload.get("attributes", {}),
             },
         )
-        with self.tokens.discarded_if_unsent(token):
-            send_signup_email(
-                self.mailer,
-                locale=locale,
-                to=email,
-                link=self.link("/signup/complete", token),
-                ttl_minutes=self.ttl_minutes,
-                site_name=self.site_name,
-            )
-        self.count_email(email, network, "signup", locale)
 
     def _may_get_reset_link(self, existing: KeycloakUser) -> bool:
         """The reset path's rules hold here too: no link for a disabled or protected account."""
@@ -223,21 +203,14 @@ class SignupFlow(Flow):
     def _tell_account_exists(self, existing: KeycloakUser, locale: str, network: str) -> None:
         # A reset link, not a second account: whoever asked can only use it
         # if they own the mailbox, and the form's answer revealed nothing.
-        token = self.tokens.issue(
+        self.send_link(
             purpose=reset.PURPOSE,
-            ttl=self.ttl,
+            path=RESET_LINK_PATH,
+            account=existing.id,
+            network=network,
+            kind="account-exists",
+            locale=locale,
+            send=partial(send_account_exists_email, to=existing.email, name=existing.own_name),
             user_id=existing.id,
             email=existing.email,
-            locale=locale,
         )
-        with self.tokens.discarded_if_unsent(token):
-            send_account_exists_email(
-                self.mailer,
-                locale=locale,
-                to=existing.email,
-                name=existing.own_name,
-                reset_link=self.link("/reset-password", token),
-                ttl_minutes=self.ttl_minutes,
-                site_name=self.site_name,
-            )
-        self.count_email(existing.id, network, "account-exists", locale)

@@ -55,7 +55,7 @@ def send_account_exists_email(
     locale: str,
     to: str,
     name: str,
-    reset_link: str,
+    link: str,
     ttl_minutes: int,
     site_name: str,
 ) -> None:
@@ -67,7 +67,7 @@ def send_account_exists_email(
         to_name=name,
         context={
             "name": name,
-            "reset_link": reset_link,
+            "reset_link": link,
             "ttl_minutes": ttl_minutes,
             "site_name": site_name,
         },

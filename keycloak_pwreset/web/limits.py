@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp
 
 from keycloak_pwreset.audit import audit
+from keycloak_pwreset.flows.links import RESET_LINK_PATH, SIGNUP_LINK_PATH
 from keycloak_pwreset.ratelimit import ClientLimiter
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.web.client import client_address, network_key
@@ -22,8 +23,8 @@ from keycloak_pwreset.web.forwarding import UntrustedForwarders
 # Paths where a link's token is used: limited separately, so that guessing
 # tokens is bounded even below the general POST limit.
 TOKEN_PATHS = (
-    "/reset-password",
-    "/signup/complete",
+    RESET_LINK_PATH,
+    SIGNUP_LINK_PATH,
     "/api/v1/password-resets/complete",
     "/api/v1/signups/complete",
 )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from keycloak_pwreset.audit import audit
+from keycloak_pwreset.flows.links import RESET_LINK_PATH
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.web.after_answer import wake_worker_after
@@ -15,7 +16,7 @@ from keycloak_pwreset.web.client import determined_client
 from keycloak_pwreset.web.forms import Forms
 
 RESET_COOKIE = "kcpr_reset"
-RESET_PATH = "/reset-password"
+RESET_PATH = RESET_LINK_PATH  # where the reset emails lead
 
 
 def build_router(services: Services, forms: Forms) -> APIRouter:

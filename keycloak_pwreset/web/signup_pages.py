@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.flows.links import SIGNUP_LINK_PATH
 from keycloak_pwreset.flows.signup import SignupRequest
 from keycloak_pwreset.gateway import SignupRules
 from keycloak_pwreset.i18n import N_
@@ -18,7 +19,7 @@ from keycloak_pwreset.web.client import determined_client
 from keycloak_pwreset.web.forms import Forms
 
 SIGNUP_COOKIE = "kcpr_signup"
-COMPLETE_PATH = "/signup/complete"
+COMPLETE_PATH = SIGNUP_LINK_PATH  # where the verification emails lead
 ATTRIBUTE_PREFIX = "attr_"
 
 
