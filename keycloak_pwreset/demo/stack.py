@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keycloak_pwreset.demo.background_server import BackgroundServer
 from keycloak_pwreset.demo.keycloak_dist import ensure_distribution, find_java_home
 from keycloak_pwreset.demo.keycloak_server import KeycloakServer
 from keycloak_pwreset.demo.ports import free_port
@@ -22,7 +23,6 @@ from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.settings import Settings, load_settings
 from keycloak_pwreset.theme import THEME_NAME, build_theme_jar
 from keycloak_pwreset.web.app import create_app
-from keycloak_pwreset.web.server import BackgroundServer
 
 DEMO_REALM_POLICY = (
     "length(8) and digits(1) and upperCase(1) and lowerCase(1) and notUsername "

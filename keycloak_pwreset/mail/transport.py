@@ -1,4 +1,4 @@
-"""Delivery backends: real SMTP, the console (development) and memory (tests)."""
+"""Delivery over SMTP: the only transport the product ships (tests bring their own)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import logging
 import re
 import smtplib
 import ssl
-import threading
-from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -116,33 +114,3 @@ def _permanent(exc: OSError | smtplib.SMTPException, code: int) -> bool:
     if not 500 <= code <= 599:
         return False
     return not (isinstance(exc, smtplib.SMTPSenderRefused) and code in _AUTH_CODES)
-
-
-class ConsoleTransport:
-    """Prints messages instead of sending them: for trying the service without SMTP."""
-
-    def send(self, message: EmailMessage, *, envelope_from: str, to: str) -> None:
-        print(f"--- email (MAIL FROM {envelope_from}, RCPT TO {to}) ---")
-        print(message.as_string())
-
-
-@dataclass(frozen=True)
-class SentMail:
-    message: EmailMessage
-    envelope_from: str
-    to: str
-
-
-class MemoryTransport:
-    """Keeps messages in a list; can be told to fail, to test retries."""
-
-    def __init__(self) -> None:
-        self.sent: list[SentMail] = []
-        self.failing = False
-        self._lock = threading.Lock()
-
-    def send(self, message: EmailMessage, *, envelope_from: str, to: str) -> None:
-        if self.failing:
-            raise MailDeliveryError("memory transport told to fail")
-        with self._lock:
-            self.sent.append(SentMail(message, envelope_from, to))

@@ -19,13 +19,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from keycloak_pwreset.gateway import SignupRules
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.settings import Settings
 from keycloak_pwreset.store.db import open_database
 from keycloak_pwreset.web.app import create_app
 from tests.unit.conftest import PUBLIC_URL, make_settings
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 
 KEYCLOAK_URL = "http://keycloak.test"  # make_settings' keycloak_url
 RESTART_PATH = "/realms/demo/login-actions/restart"

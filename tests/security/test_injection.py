@@ -30,8 +30,8 @@ import httpx
 import pytest
 
 from keycloak_pwreset.gateway import ExtraAttribute, SignupRules
-from keycloak_pwreset.mail.transport import SentMail
 from tests.security.conftest import Site, reparsed
+from tests.unit.fakes import SentMail
 
 GOOD = "Better2password"
 MARKER = "Bcc: evil@attacker.example"

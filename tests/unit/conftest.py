@@ -6,12 +6,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.settings import Settings
 from keycloak_pwreset.store.db import Database, open_database
 from keycloak_pwreset.web.app import create_app
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 
 PUBLIC_URL = "https://help.example.org"
 

@@ -1,4 +1,4 @@
-"""Small real fakes for unit tests: a Keycloak with a password policy, and a clock."""
+"""Small real fakes for the tests: a Keycloak with a password policy, a clock, a mail transport."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import sys
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
-from keycloak_pwreset.errors import AccountExists, KeycloakUnavailable
+from keycloak_pwreset.errors import AccountExists, KeycloakUnavailable, MailDeliveryError
 from keycloak_pwreset.gateway import KeycloakUser, NewAccount, SignupRules
 from keycloak_pwreset.mail.message import Sender
 from keycloak_pwreset.mail.routing import MailRouting
@@ -160,3 +161,25 @@ def route_to(sender: Sender) -> MailRouting:
             envelope_from=sender.envelope_from,
         )
     )
+
+
+@dataclass(frozen=True)
+class SentMail:
+    message: EmailMessage
+    envelope_from: str
+    to: str
+
+
+class MemoryTransport:
+    """Keeps messages in a list; can be told to fail, to test retries."""
+
+    def __init__(self) -> None:
+        self.sent: list[SentMail] = []
+        self.failing = False
+        self._lock = threading.Lock()
+
+    def send(self, message: EmailMessage, *, envelope_from: str, to: str) -> None:
+        if self.failing:
+            raise MailDeliveryError("memory transport told to fail")
+        with self._lock:
+            self.sent.append(SentMail(message, envelope_from, to))

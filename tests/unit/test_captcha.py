@@ -14,13 +14,12 @@ from fastapi.testclient import TestClient
 from keycloak_pwreset.captcha import PROVIDERS, SiteVerifyCaptcha, build_verifier
 from keycloak_pwreset.commands.check import check_captcha
 from keycloak_pwreset.errors import ConfigError
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.settings import CaptchaSettings, Settings
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.web.app import create_app
 from tests.unit.conftest import PUBLIC_URL, make_settings
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 from tests.unit.test_web_pages import csrf_of
 
 TURNSTILE = PROVIDERS["turnstile"]

@@ -16,11 +16,10 @@ import pytest
 
 from keycloak_pwreset.flows.signup import SignupRequest
 from keycloak_pwreset.gateway import SignupRules
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
 from tests.unit.conftest import PUBLIC_URL
-from tests.unit.fakes import FakeKeycloak
+from tests.unit.fakes import FakeKeycloak, MemoryTransport
 
 GOOD = "Better2password"
 

@@ -7,12 +7,11 @@ import threading
 
 import pytest
 
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.store.outbox import MAX_ATTEMPTS
 from tests.unit.conftest import PUBLIC_URL
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 
 GOOD = "Better2password"
 

@@ -10,11 +10,10 @@ import pytest
 from keycloak_pwreset.flows.signup import SignupRequest
 from keycloak_pwreset.gateway import ExtraAttribute, SignupRules
 from keycloak_pwreset.i18n import translations
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
 from tests.unit.conftest import PUBLIC_URL
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 
 GOOD = "Welcome2here"
 EMAIL_RULES = SignupRules()  # email as username, the default of the fake

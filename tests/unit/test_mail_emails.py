@@ -5,9 +5,8 @@ from keycloak_pwreset.mail.emails import send_password_changed_email, send_reset
 from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.mail.message import Sender
 from keycloak_pwreset.mail.render import EmailRenderer
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.paths import themes_dir
-from tests.unit.fakes import route_to
+from tests.unit.fakes import MemoryTransport, route_to
 
 USER = KeycloakUser(
     id="id-alice",

@@ -11,9 +11,8 @@ from keycloak_pwreset.gateway import KeycloakUser
 from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.mail.message import Sender
 from keycloak_pwreset.mail.render import EmailRenderer
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.paths import themes_dir
-from tests.unit.fakes import route_to
+from tests.unit.fakes import MemoryTransport, route_to
 
 LINK = "https://help.example.org/reset-password?token=SeCrEt-ToKeN_0123456789abcdefghijk"
 

@@ -15,8 +15,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from keycloak_pwreset.errors import MailDeliveryError, MailRejected
 from keycloak_pwreset.mail.message import Sender, build_message
 from keycloak_pwreset.mail.render import RenderedEmail
-from keycloak_pwreset.mail.transport import ConsoleTransport, MemoryTransport, SmtpTransport
+from keycloak_pwreset.mail.transport import SmtpTransport
 from keycloak_pwreset.settings import SmtpSecurity, SmtpSettings
+from tests.unit.fakes import MemoryTransport
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
@@ -370,10 +371,3 @@ def test_memory_transport_failing_flag() -> None:
     transport.failing = False
     transport.send(a_message(), envelope_from="h@example.org", to="z@example.net")
     assert len(transport.sent) == 1
-
-
-def test_console_transport_prints(capsys: pytest.CaptureFixture[str]) -> None:
-    ConsoleTransport().send(a_message(), envelope_from="bounces@example.org", to="zoe@example.net")
-    out = capsys.readouterr().out
-    assert "MAIL FROM bounces@example.org, RCPT TO zoe@example.net" in out
-    assert "Subject: Reset" in out

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.store.models import RecoveryToken, SentEmail
 from tests.unit.conftest import PUBLIC_URL, make_settings
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 
 
 @pytest.fixture

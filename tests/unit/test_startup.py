@@ -13,9 +13,9 @@ from keycloak_pwreset.errors import ConfigError
 from keycloak_pwreset.gateway import KeycloakUser
 from keycloak_pwreset.i18n import SHIPPED_LOCALES
 from keycloak_pwreset.mail.emails import send_reset_email
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import build_services
 from tests.unit.conftest import make_settings
+from tests.unit.fakes import MemoryTransport
 
 
 def test_a_broken_site_template_stops_start_up_with_a_clear_line(tmp_path: Path) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services
-from tests.unit.fakes import FakeKeycloak
+from tests.unit.fakes import FakeKeycloak, MemoryTransport
 from tests.unit.test_flows_reset import GOOD, token_from
 
 

@@ -12,14 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from keycloak_pwreset.commands.check import forwarding_warnings
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.store.forwarding import ForwardingPeers
 from keycloak_pwreset.web.app import create_app
 from keycloak_pwreset.web.client import network_key
 from tests.unit.conftest import PUBLIC_URL, make_settings
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 from tests.unit.test_web_pages import csrf_of
 
 

@@ -10,13 +10,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.web.app import create_app
 from keycloak_pwreset.web.csrf import Csrf
 from tests.unit.conftest import PUBLIC_URL, make_settings
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 from tests.unit.test_flows_reset import GOOD, token_from
 from tests.unit.test_flows_signup import link_in
 from tests.unit.test_web_pages import csrf_of, open_link

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services
+from tests.unit.fakes import MemoryTransport
 from tests.unit.test_flows_reset import GOOD, token_from
 from tests.unit.test_flows_signup import link_in
 from tests.unit.test_web_pages import csrf_of

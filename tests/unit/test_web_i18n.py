@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from keycloak_pwreset.i18n import SHIPPED_LOCALES, Languages, translations
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.results import MESSAGES, Result
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.store.db import Database
@@ -20,7 +19,7 @@ from keycloak_pwreset.web.cookies import cookie_name
 from keycloak_pwreset.web.forms import LOCALE_COOKIE as LOCALE
 from keycloak_pwreset.web.forms import SESSION_EXPIRED
 from tests.unit.conftest import PUBLIC_URL, make_settings
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 from tests.unit.test_flows_reset import GOOD, token_from
 from tests.unit.test_web_pages import csrf_of, open_link
 

@@ -7,11 +7,10 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.web.app import create_app
 from tests.unit.conftest import PUBLIC_URL, make_settings
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 from tests.unit.test_flows_reset import GOOD, token_from
 
 

@@ -7,8 +7,8 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services
+from tests.unit.fakes import MemoryTransport
 from tests.unit.test_flows_reset import GOOD, token_from
 from tests.unit.test_web_pages import csrf_of, open_link
 

@@ -7,12 +7,11 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from keycloak_pwreset.gateway import SignupRules
-from keycloak_pwreset.mail.transport import MemoryTransport
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.store.db import open_database
 from keycloak_pwreset.web.app import create_app
 from tests.unit.conftest import PUBLIC_URL, make_settings
-from tests.unit.fakes import FakeClock, FakeKeycloak
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 from tests.unit.test_flows_signup import GOOD, link_in
 from tests.unit.test_web_pages import csrf_of
 
