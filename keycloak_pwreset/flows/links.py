@@ -39,8 +39,15 @@ class Spend(Enum):
 
 @dataclass(frozen=True)
 class Redeemed:
+    """What an attempt to redeem a link came to, and the link it concerned (if it is one)."""
+
     result: Result
-    link: TokenInfo | None = None  # the claimed link, when one was claimed
+    link: TokenInfo | None = None
+
+    @property
+    def email(self) -> str:
+        """The address the link was sent to ('' when there was no live link)."""
+        return self.link.email if self.link else ""
 
 
 class LinkEmail(Protocol):

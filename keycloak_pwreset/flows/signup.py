@@ -5,8 +5,8 @@ not the email has an account, so the form reveals nothing). Worker: no
 account yet → a sign-up token holding the pending details and a verification
 email; an account exists → an "you already have an account" email with a
 reset link, and nothing is created (nothing at all for a disabled or
-protected account). Completion: claim the token, then create the enabled,
-verified account with its password in one Keycloak call.
+protected account). Completion: redeem the link (flows/links.py) by creating
+the enabled, verified account with its password in one Keycloak call.
 
 Nothing the requester typed but the address reaches an inbox before the
 address is proven: the verification email greets neutrally, and the
@@ -24,7 +24,13 @@ from typing import Any
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import AccountExists
 from keycloak_pwreset.flows import reset
-from keycloak_pwreset.flows.links import RESET_LINK_PATH, SIGNUP_LINK_PATH, LinkFlow, Spend
+from keycloak_pwreset.flows.links import (
+    RESET_LINK_PATH,
+    SIGNUP_LINK_PATH,
+    LinkFlow,
+    Redeemed,
+    Spend,
+)
 from keycloak_pwreset.gateway import KeycloakUser, NewAccount, SignupRules
 from keycloak_pwreset.mail.emails import send_account_exists_email, send_signup_email
 from keycloak_pwreset.results import Result
@@ -53,12 +59,6 @@ class SignupRequest:
     username: str = ""
     locale: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Completion:
-    result: Result
-    email: str = ""
 
 
 @dataclass
@@ -112,11 +112,11 @@ class SignupFlow(LinkFlow):
 
     def complete(
         self, token: str, password: str, confirmation: str, username: str | None = None
-    ) -> Completion:
+    ) -> Redeemed:
         """Create the account; ``username`` replaces the pending one after a clash."""
         pending = self.check(token) if token else None
         if pending is None:
-            return Completion(Result.RECOVERY_TOKEN_EXPIRED)
+            return Redeemed(Result.RECOVERY_TOKEN_EXPIRED)
         # A realm that uses emails as usernames asked for none: a submitted one
         # is ignored, never passed on.
         wants_username = bool(pending.data.get("username"))
@@ -125,9 +125,8 @@ class SignupFlow(LinkFlow):
         if problem is None and username is not None:
             problem = check_username(username)
         if problem:
-            return Completion(problem, pending.email)
-        redeemed = self.redeem(token, PURPOSE, lambda link: self._create(link, password, username))
-        return Completion(redeemed.result, redeemed.link.email if redeemed.link else "")
+            return Redeemed(problem, pending)
+        return self.redeem(token, PURPOSE, lambda link: self._create(link, password, username))
 
     def _create(self, link: TokenInfo, password: str, username: str | None) -> tuple[Result, Spend]:
         """Create the enabled, verified account with its password, in one Keycloak call."""
