@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
-from keycloak_pwreset.results import Result, message_for
+from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.web.after_answer import wake_worker_after
+from keycloak_pwreset.web.answers import outcome
 from keycloak_pwreset.web.bot_check import passes_captcha
 from keycloak_pwreset.web.client import determined_client
 from keycloak_pwreset.web.same_origin import SameOrigin, refuse_cross_site
@@ -37,22 +38,6 @@ class ResetCompletion(BaseModel):
 class Outcome(BaseModel):
     result: str = Field(description="A result code, e.g. success or recovery_token_expired")
     message: str
-
-
-def outcome(result: Result, status_code: int) -> JSONResponse:
-    return JSONResponse(
-        {"result": result.value, "message": message_for(result)}, status_code=status_code
-    )
-
-
-def api_status(result: Result) -> int:
-    if result is Result.SUCCESS:
-        return 200
-    if result is Result.RECOVERY_TOKEN_EXPIRED:
-        return 410
-    if result is Result.SERVICE_UNAVAILABLE:
-        return 503
-    return 400
 
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -113,6 +98,6 @@ def build_router(services: Services) -> APIRouter:
         result = await asyncio.to_thread(
             services.reset.complete, body.token, body.password, body.password_confirmation
         )
-        return outcome(result, api_status(result))
+        return outcome(result)
 
     return router

@@ -21,6 +21,7 @@ from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services, template_dirs
 from keycloak_pwreset.store.forwarding import ForwardingPeers
 from keycloak_pwreset.web import api, pages, signup_api, signup_pages
+from keycloak_pwreset.web.answers import outcome
 from keycloak_pwreset.web.body_limit import BodyLimit
 from keycloak_pwreset.web.forms import Forms
 from keycloak_pwreset.web.forwarding import UntrustedForwarders
@@ -113,20 +114,20 @@ def create_app(services: Services) -> FastAPI:
         # answers in the API's documented shape too.
         if exc.status_code == 400 and request.url.path.startswith("/api/"):
             result = Result.INVALID_CHARACTERS
-            return JSONResponse({"result": result.value, "message": message_for(result)}, 400)
+            return outcome(result, 400)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(CrossSiteRequest)
     async def cross_site(_request: Request, _exc: CrossSiteRequest) -> Response:
         result = Result.CROSS_SITE_REQUEST  # no flow ran; no legitimate client gets it
-        return JSONResponse({"result": result.value, "message": message_for(result)}, 400)
+        return outcome(result, 400)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_request: Request, exc: RequestValidationError) -> Response:
         # Wrong types or malformed JSON: answer in the API's own terms, not 422.
         missing = any(e.get("type") == "missing" for e in exc.errors())
         result = Result.MISSING_VALUE if missing else Result.INVALID_CHARACTERS
-        return JSONResponse({"result": result.value, "message": message_for(result)}, 400)
+        return outcome(result, 400)
 
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     def healthz() -> dict[str, str]:

@@ -17,6 +17,7 @@ from keycloak_pwreset.audit import audit
 from keycloak_pwreset.flows.links import RESET_LINK_PATH, SIGNUP_LINK_PATH
 from keycloak_pwreset.ratelimit import ClientLimiter
 from keycloak_pwreset.results import Result, message_for
+from keycloak_pwreset.web.answers import outcome_body
 from keycloak_pwreset.web.client import client_address, network_key
 from keycloak_pwreset.web.forwarding import UntrustedForwarders
 
@@ -75,7 +76,7 @@ class RateLimits(BaseHTTPMiddleware):
         headers = {"Retry-After": str(wait)}
         if request.url.path.startswith("/api/"):
             result = Result.RATE_LIMITED
-            body = {"result": result.value, "message": message_for(result)}
+            body = outcome_body(result)
             return JSONResponse(body, status_code=429, headers=headers)
         if self.render_page is not None:
             response = self.render_page(request, wait)

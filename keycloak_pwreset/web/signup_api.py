@@ -13,7 +13,8 @@ from keycloak_pwreset.flows.signup import SignupRequest
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.web.after_answer import wake_worker_after
-from keycloak_pwreset.web.api import CAPTCHA_FIELD, ERRORS, Outcome, outcome
+from keycloak_pwreset.web.answers import api_status, outcome
+from keycloak_pwreset.web.api import CAPTCHA_FIELD, ERRORS, Outcome
 from keycloak_pwreset.web.bot_check import passes_captcha
 from keycloak_pwreset.web.client import determined_client
 from keycloak_pwreset.web.same_origin import SameOrigin, refuse_cross_site
@@ -36,15 +37,6 @@ class SignupCompletion(BaseModel):
     password: str = ""
     password_confirmation: str = ""
     username: str | None = Field(default=None, description="A new username after username_taken")
-
-
-COMPLETION_STATUS = {
-    Result.SUCCESS: 201,
-    Result.RECOVERY_TOKEN_EXPIRED: 410,
-    Result.ACCOUNT_EXISTS: 409,
-    Result.USERNAME_TAKEN: 409,
-    Result.SERVICE_UNAVAILABLE: 503,
-}
 
 
 def build_router(services: Services) -> APIRouter:
@@ -105,6 +97,6 @@ def build_router(services: Services) -> APIRouter:
             flow.complete, body.token, body.password, body.password_confirmation, body.username
         )
         result = completion.result
-        return outcome(result, COMPLETION_STATUS.get(result, 400))
+        return outcome(result, api_status(result, success=201))
 
     return router
