@@ -20,9 +20,10 @@ class Result(StrEnum):
     PASSWORD_MISSING_CHARACTER_VARIETY = "password_missing_character_variety"
     PASSWORD_NOT_DIFFERENT = "password_not_different"
     VIOLATING_REUSE_RULES = "violating_reuse_rules"
-    # Expired, used, superseded and unknown tokens share one code on purpose, so
-    # that nobody can probe which tokens exist or once existed.
-    RECOVERY_TOKEN_EXPIRED = "recovery_token_expired"
+    # Expired, used, superseded and unknown links (reset and sign-up alike) share
+    # one code on purpose, so that nobody can probe which links exist or once
+    # existed. Its wire value predates sign-up and stays as clients know it.
+    LINK_EXPIRED = "recovery_token_expired"
     PASSWORD_CONTAINS_IDENTITY = "password_contains_identity"
     PASSWORD_BLACKLISTED = "password_blacklisted"
     # Input validation that does not depend on any account.
@@ -61,7 +62,7 @@ MESSAGES: dict[Result, str] = {
     ),
     Result.PASSWORD_NOT_DIFFERENT: N_("The new password must be different from the current one."),
     Result.VIOLATING_REUSE_RULES: N_("This password was used recently. Choose a different one."),
-    Result.RECOVERY_TOKEN_EXPIRED: N_(
+    Result.LINK_EXPIRED: N_(
         "This link has expired or was already used. Please ask for a new email."
     ),
     Result.PASSWORD_CONTAINS_IDENTITY: N_("The password must not contain your username or email."),

@@ -21,10 +21,10 @@ from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.protected_roles import ProtectedRoles
 from keycloak_pwreset.settings import Settings
 from keycloak_pwreset.store.db import Database, open_database
+from keycloak_pwreset.store.link_tokens import TokenStore
 from keycloak_pwreset.store.outbox import Outbox
 from keycloak_pwreset.store.retention import sweep
 from keycloak_pwreset.store.sent_emails import SentEmails
-from keycloak_pwreset.store.tokens import TokenStore
 from keycloak_pwreset.worker import Worker
 
 

@@ -14,11 +14,11 @@ from keycloak_pwreset.gateway import REQUIRED_ROLES
 from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import SmtpTransport
+from keycloak_pwreset.operator.templates_check import KINDS, template_problems
 from keycloak_pwreset.services import keycloak_gateway, template_dirs
 from keycloak_pwreset.settings import Settings, load_settings
 from keycloak_pwreset.store.db import Database, open_database
 from keycloak_pwreset.store.forwarding import ForwardingPeers
-from keycloak_pwreset.templates_check import KINDS, template_problems
 
 
 def check_keycloak(settings: Settings) -> list[str]:

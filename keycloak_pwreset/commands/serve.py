@@ -10,9 +10,9 @@ import uvicorn
 
 from keycloak_pwreset.audit import configure_logging
 from keycloak_pwreset.errors import ConfigError
+from keycloak_pwreset.operator.templates_check import template_problems
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.settings import Settings, load_settings
-from keycloak_pwreset.templates_check import template_problems
 from keycloak_pwreset.web.app import create_app
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import shlex
 
-from keycloak_pwreset.settings import AdminSettings, load_admin_settings
-from keycloak_pwreset.setup_realm import (
+from keycloak_pwreset.operator.realm_setup import (
     AdminCredentials,
     Plan,
     apply_plan,
@@ -18,6 +17,7 @@ from keycloak_pwreset.setup_realm import (
     plan_setup,
     read_state,
 )
+from keycloak_pwreset.settings import AdminSettings, load_admin_settings
 
 
 def run_setup_realm(

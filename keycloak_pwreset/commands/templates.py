@@ -7,9 +7,9 @@ from pathlib import Path
 from keycloak_pwreset.errors import ConfigError
 from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.samples import SAMPLE_USER, sample_context
+from keycloak_pwreset.operator.templates_check import template_problems
 from keycloak_pwreset.services import build_services, template_dirs
 from keycloak_pwreset.settings import Settings, load_settings
-from keycloak_pwreset.templates_check import template_problems
 
 
 def renderer_for(settings: Settings) -> EmailRenderer:

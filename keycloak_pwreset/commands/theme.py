@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keycloak_pwreset.theme import build_theme_jar
+from keycloak_pwreset.operator.theme_jar import build_theme_jar
 
 
 def run_theme_build(out: Path, public_url: str | None, signup: bool) -> int:

@@ -15,7 +15,7 @@ from keycloak.exceptions import KeycloakError
 
 from keycloak_pwreset.demo.errors import DemoError
 from keycloak_pwreset.errors import PwresetError
-from keycloak_pwreset.setup_realm import SERVICE_CLIENT_ID, client_secret, setup_realm
+from keycloak_pwreset.operator.realm_setup import SERVICE_CLIENT_ID, client_secret, setup_realm
 
 LOGIN_CLIENT_ID = "pwreset-login-test"
 DEFAULT_PASSWORD_POLICY = " and ".join(

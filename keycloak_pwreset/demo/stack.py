@@ -19,9 +19,9 @@ from keycloak_pwreset.demo.keycloak_server import KeycloakServer
 from keycloak_pwreset.demo.ports import free_port
 from keycloak_pwreset.demo.realm import RealmInfo, create_realm, create_user
 from keycloak_pwreset.demo.smtp_sink import SmtpSink
+from keycloak_pwreset.operator.theme_jar import THEME_NAME, build_theme_jar
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.settings import Settings, load_settings
-from keycloak_pwreset.theme import THEME_NAME, build_theme_jar
 from keycloak_pwreset.web.app import create_app
 
 DEMO_REALM_POLICY = (

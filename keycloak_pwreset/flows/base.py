@@ -10,9 +10,9 @@ from keycloak_pwreset.audit import audit
 from keycloak_pwreset.gateway import Gateway
 from keycloak_pwreset.i18n import Languages
 from keycloak_pwreset.mail.mailer import Mailer
+from keycloak_pwreset.store.link_tokens import TokenStore
 from keycloak_pwreset.store.outbox import Outbox
 from keycloak_pwreset.store.sent_emails import SentEmails
-from keycloak_pwreset.store.tokens import TokenStore
 
 
 @dataclass

@@ -20,7 +20,7 @@ from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable, Pwres
 from keycloak_pwreset.flows.base import Flow
 from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.results import Result
-from keycloak_pwreset.store.tokens import TokenInfo
+from keycloak_pwreset.store.link_tokens import TokenInfo
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class LinkFlow(Flow):
         """Claim the link, act, then use it up or give it back; exactly one caller wins."""
         claimed = self.tokens.claim(token, purpose)
         if claimed is None:  # used, or being used, by a concurrent submission
-            return Redeemed(Result.RECOVERY_TOKEN_EXPIRED)
+            return Redeemed(Result.LINK_EXPIRED)
         try:
             result, spend = act(claimed)
         except (KeycloakRejected, KeycloakUnavailable) as exc:

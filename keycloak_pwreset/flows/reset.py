@@ -23,7 +23,7 @@ from keycloak_pwreset.mail.emails import (
     send_reset_email,
 )
 from keycloak_pwreset.results import Result
-from keycloak_pwreset.store.tokens import TokenInfo
+from keycloak_pwreset.store.link_tokens import TokenInfo
 from keycloak_pwreset.validation import (
     MAX_IDENTIFIER,
     check_field,
@@ -81,7 +81,7 @@ class ResetFlow(LinkFlow):
         password. Its sessions are logged out by the worker right after.
         """
         if not token or self.check(token) is None:
-            return Result.RECOVERY_TOKEN_EXPIRED
+            return Result.LINK_EXPIRED
         problem = check_new_password(password, confirmation)
         if problem:
             return problem
@@ -93,10 +93,10 @@ class ResetFlow(LinkFlow):
     def _set_password(self, link: TokenInfo, password: str) -> tuple[Result, Spend]:
         try:
             if not self._still_entitled(link):
-                return Result.RECOVERY_TOKEN_EXPIRED, Spend.USED  # dead for good
+                return Result.LINK_EXPIRED, Spend.USED  # dead for good
             result = self.gateway.set_password(link.user_id, password)
         except AccountNotFound:  # deleted since the link was sent: the link is dead
-            return Result.RECOVERY_TOKEN_EXPIRED, Spend.USED
+            return Result.LINK_EXPIRED, Spend.USED
         # A password the realm refused: the same link may try another.
         return result, Spend.USED if result is Result.SUCCESS else Spend.KEPT
 

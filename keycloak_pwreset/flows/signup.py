@@ -34,7 +34,7 @@ from keycloak_pwreset.flows.links import (
 from keycloak_pwreset.gateway import KeycloakUser, NewAccount, SignupRules
 from keycloak_pwreset.mail.emails import send_account_exists_email, send_signup_email
 from keycloak_pwreset.results import Result
-from keycloak_pwreset.store.tokens import TokenInfo
+from keycloak_pwreset.store.link_tokens import TokenInfo
 from keycloak_pwreset.validation import (
     MAX_NAME,
     check_field,
@@ -116,7 +116,7 @@ class SignupFlow(LinkFlow):
         """Create the account; ``username`` replaces the pending one after a clash."""
         pending = self.check(token) if token else None
         if pending is None:
-            return Redeemed(Result.RECOVERY_TOKEN_EXPIRED)
+            return Redeemed(Result.LINK_EXPIRED)
         # A realm that uses emails as usernames asked for none: a submitted one
         # is ignored, never passed on.
         wants_username = bool(pending.data.get("username"))

@@ -15,7 +15,7 @@ from keycloak_pwreset.settings.values import http_url
 
 
 class LimitSettings(BaseModel):
-    """Abuse limits; see keycloak_pwreset.ratelimit and the README's Security section."""
+    """Abuse limits; see keycloak_pwreset.web.limits and the README's Security section."""
 
     enabled: bool = True
     # Every POST (forms and API) from one client address.

@@ -1,1 +1,1 @@
-"""The durable store: recovery tokens and the outbox, in SQLite or PostgreSQL."""
+"""The durable store: emailed links, the outbox, the sent-email log, in SQLite or PostgreSQL."""

@@ -35,9 +35,10 @@ class Base(DeclarativeBase):
     pass
 
 
-class RecoveryToken(Base):
+class LinkToken(Base):
     """One emailed link. Purpose ``reset`` or ``signup``; never stores the token itself."""
 
+    # The table keeps its first name: renaming it would be a migration for a word.
     __tablename__ = "recovery_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

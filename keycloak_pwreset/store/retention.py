@@ -28,7 +28,7 @@ from sqlalchemy.engine import CursorResult
 from keycloak_pwreset.clock import Clock
 from keycloak_pwreset.settings import RetentionSettings
 from keycloak_pwreset.store.db import Database
-from keycloak_pwreset.store.models import OutboxItem, RecoveryToken, SentEmail
+from keycloak_pwreset.store.models import LinkToken, OutboxItem, SentEmail
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,11 @@ def sweep(db: Database, clock: Clock, settings: RetentionSettings) -> Swept:
         # A token stopped being live at the earliest of these three moments; that
         # moment is before the cutoff exactly when one of them is.
         tokens = session.execute(
-            delete(RecoveryToken).where(
+            delete(LinkToken).where(
                 or_(
-                    RecoveryToken.used_at < token_cutoff,
-                    RecoveryToken.revoked_at < token_cutoff,
-                    RecoveryToken.expires_at < token_cutoff,
+                    LinkToken.used_at < token_cutoff,
+                    LinkToken.revoked_at < token_cutoff,
+                    LinkToken.expires_at < token_cutoff,
                 )
             )
         )

@@ -9,7 +9,7 @@ from keycloak_pwreset.results import Result, message_for
 # Any result not named here is the person's input: 400. Success is the endpoint's
 # own (202 for a request, 200 for a reset, 201 for a created account).
 STATUS: dict[Result, int] = {
-    Result.RECOVERY_TOKEN_EXPIRED: 410,
+    Result.LINK_EXPIRED: 410,
     Result.ACCOUNT_EXISTS: 409,
     Result.USERNAME_TAKEN: 409,
     Result.RATE_LIMITED: 429,

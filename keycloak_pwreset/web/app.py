@@ -16,7 +16,6 @@ from starlette.responses import JSONResponse, Response
 from keycloak_pwreset import __version__
 from keycloak_pwreset.i18n import N_, Languages
 from keycloak_pwreset.paths import themes_dir
-from keycloak_pwreset.ratelimit import ClientLimiter
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.services import Services, template_dirs
 from keycloak_pwreset.store.forwarding import ForwardingPeers
@@ -25,7 +24,7 @@ from keycloak_pwreset.web.answers import outcome
 from keycloak_pwreset.web.body_limit import BodyLimit
 from keycloak_pwreset.web.forms import Forms
 from keycloak_pwreset.web.forwarding import UntrustedForwarders
-from keycloak_pwreset.web.limits import RateLimits
+from keycloak_pwreset.web.limits import ClientLimiter, RateLimits
 from keycloak_pwreset.web.pages_render import PageRenderer
 from keycloak_pwreset.web.same_origin import CrossSiteRequest
 from keycloak_pwreset.web.security import SecurityHeaders, content_security_policy

@@ -11,8 +11,8 @@ from keycloak_pwreset.audit import audit
 from keycloak_pwreset.captcha import CaptchaVerifier
 from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result, message_for
+from keycloak_pwreset.secret_token import looks_like_token
 from keycloak_pwreset.settings import Settings
-from keycloak_pwreset.tokens import looks_like_token
 from keycloak_pwreset.validation import has_control_characters
 from keycloak_pwreset.web.bot_check import passes_captcha
 from keycloak_pwreset.web.client import determined_address
@@ -234,6 +234,6 @@ class Forms:
             request,
             "link_expired.html",
             400,
-            message=message_for(Result.RECOVERY_TOKEN_EXPIRED),
+            message=message_for(Result.LINK_EXPIRED),
             restart=restart,
         )

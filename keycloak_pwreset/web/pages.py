@@ -79,7 +79,7 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
             form.get("password", ""),
             form.get("password_confirmation", ""),
         )
-        if result is Result.RECOVERY_TOKEN_EXPIRED:
+        if result is Result.LINK_EXPIRED:
             return forms.expired(request, "/forgot-password")
         if result is not Result.SUCCESS:
             return forms.again(request, "reset_password.html", result)

@@ -124,7 +124,7 @@ def build_router(services: Services, forms: Forms) -> APIRouter:
             form.get("username"),
         )
         result = outcome.result
-        if result is Result.RECOVERY_TOKEN_EXPIRED:
+        if result is Result.LINK_EXPIRED:
             return forms.expired(request, "/signup")
         if result is Result.ACCOUNT_EXISTS:
             response: Response = forms.render(

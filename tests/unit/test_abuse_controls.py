@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 from starlette.requests import Request
 
 from keycloak_pwreset.audit import JsonFormatter, audit
-from keycloak_pwreset.ratelimit import ClientLimiter
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.settings import LimitSettings
 from keycloak_pwreset.web.client import client_address
+from keycloak_pwreset.web.limits import ClientLimiter
 from tests.unit.fakes import FakeClock, MemoryTransport
 from tests.unit.test_web_pages import csrf_of
 

@@ -10,7 +10,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, inspect, select, text
 
 from keycloak_pwreset.errors import ConfigError
 from keycloak_pwreset.store.db import Database, open_database
-from keycloak_pwreset.store.models import Base, OutboxItem, RecoveryToken, UTCDateTime
+from keycloak_pwreset.store.models import Base, LinkToken, OutboxItem, UTCDateTime
 
 TABLES = {"recovery_tokens", "outbox", "sent_emails", "forwarding_peers"}
 HEAD = "0002"
@@ -105,7 +105,7 @@ def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
 def test_in_memory_database_is_shared_between_sessions(db: Database) -> None:
     # StaticPool: a second connection must see the same migrated schema.
     with db.session() as session:
-        assert session.scalars(select(RecoveryToken)).all() == []
+        assert session.scalars(select(LinkToken)).all() == []
     assert db.ping()
 
 

@@ -55,11 +55,11 @@ def test_account_disabled_after_the_link_was_sent_keeps_its_password(
 ) -> None:
     token = reset_link(services, transport)
     keycloak.disable("id-alice")
-    assert services.reset.complete(token, GOOD, GOOD) is Result.RECOVERY_TOKEN_EXPIRED
+    assert services.reset.complete(token, GOOD, GOOD) is Result.LINK_EXPIRED
     assert keycloak.current_password("id-alice") == "Initial1pass"
     keycloak.users["id-alice"] = replace(keycloak.users["id-alice"], enabled=True)
     # Dead for good: enabling the account again does not revive the link.
-    assert services.reset.complete(token, GOOD, GOOD) is Result.RECOVERY_TOKEN_EXPIRED
+    assert services.reset.complete(token, GOOD, GOOD) is Result.LINK_EXPIRED
 
 
 def test_email_changed_by_an_administrator_kills_the_link(
@@ -71,7 +71,7 @@ def test_email_changed_by_an_administrator_kills_the_link(
     token = reset_link(services, transport)
     keycloak.change_email("id-alice", "alice@new-mailbox.example.org")
     with caplog.at_level(logging.INFO):
-        assert services.reset.complete(token, GOOD, GOOD) is Result.RECOVERY_TOKEN_EXPIRED
+        assert services.reset.complete(token, GOOD, GOOD) is Result.LINK_EXPIRED
     assert keycloak.current_password("id-alice") == "Initial1pass"
     assert "link_refused_account_changed" in events(caplog)
 
@@ -118,7 +118,7 @@ def test_an_account_made_privileged_after_the_link_keeps_its_password(
 ) -> None:
     token = reset_link(services, transport)
     keycloak.protected.add("id-alice")
-    assert services.reset.complete(token, GOOD, GOOD) is Result.RECOVERY_TOKEN_EXPIRED
+    assert services.reset.complete(token, GOOD, GOOD) is Result.LINK_EXPIRED
     assert keycloak.current_password("id-alice") == "Initial1pass"
 
 
@@ -250,7 +250,7 @@ def test_a_submitted_username_is_ignored_when_emails_are_usernames(
 def test_username_probing_with_one_link_is_bounded(
     services: Services, transport: MemoryTransport, keycloak: FakeKeycloak
 ) -> None:
-    from keycloak_pwreset.store.tokens import MAX_FAILED_ATTEMPTS
+    from keycloak_pwreset.store.link_tokens import MAX_FAILED_ATTEMPTS
 
     for n in range(MAX_FAILED_ATTEMPTS + 2):
         keycloak.add_user(f"taken{n}", f"taken{n}@example.org")
@@ -267,7 +267,5 @@ def test_username_probing_with_one_link_is_bounded(
         services.signup.complete(token, GOOD, GOOD, username=f"taken{n}").result
         for n in range(MAX_FAILED_ATTEMPTS + 1)
     ]
-    assert answers == [Result.USERNAME_TAKEN] * MAX_FAILED_ATTEMPTS + [
-        Result.RECOVERY_TOKEN_EXPIRED
-    ]
+    assert answers == [Result.USERNAME_TAKEN] * MAX_FAILED_ATTEMPTS + [Result.LINK_EXPIRED]
     assert services.signup.check(token) is None  # the link is dead for good

@@ -77,9 +77,7 @@ def test_complete_changes_password_logs_out_and_notifies(
     assert transport.sent[-1].message["Subject"].startswith("Your demo password was changed")
     # used once: the same link now fails with the one shared code
     assert services.reset.check(token) is None
-    assert services.reset.complete(token, "Another3pass", "Another3pass") is (
-        Result.RECOVERY_TOKEN_EXPIRED
-    )
+    assert services.reset.complete(token, "Another3pass", "Another3pass") is (Result.LINK_EXPIRED)
 
 
 @pytest.mark.parametrize(
@@ -111,13 +109,13 @@ def test_rejected_passwords_keep_the_link_usable(
 
 def test_unknown_and_malformed_tokens_share_one_code(services: Services) -> None:
     for token in ["", "nope", "A" * 43, "../../etc/passwd", "x" * 5000]:
-        assert services.reset.complete(token, GOOD, GOOD) is Result.RECOVERY_TOKEN_EXPIRED
+        assert services.reset.complete(token, GOOD, GOOD) is Result.LINK_EXPIRED
 
 
 def test_expired_token(services: Services, transport: MemoryTransport, clock: FakeClock) -> None:
     token = request_link(services, transport)
     clock.advance(minutes=61)
-    assert services.reset.complete(token, GOOD, GOOD) is Result.RECOVERY_TOKEN_EXPIRED
+    assert services.reset.complete(token, GOOD, GOOD) is Result.LINK_EXPIRED
 
 
 def test_new_request_supersedes_the_old_link(
@@ -126,7 +124,7 @@ def test_new_request_supersedes_the_old_link(
     first = request_link(services, transport)
     second = request_link(services, transport)
     assert first != second
-    assert services.reset.complete(first, GOOD, GOOD) is Result.RECOVERY_TOKEN_EXPIRED
+    assert services.reset.complete(first, GOOD, GOOD) is Result.LINK_EXPIRED
     assert services.reset.complete(second, GOOD, GOOD) is Result.SUCCESS
 
 
@@ -210,7 +208,7 @@ def test_concurrent_completions_change_the_password_once(
     for t in threads:
         t.join()
     assert results.count(Result.SUCCESS) == 1
-    assert results.count(Result.RECOVERY_TOKEN_EXPIRED) == 7
+    assert results.count(Result.LINK_EXPIRED) == 7
     assert keycloak.password_changes == 1
 
 

@@ -54,7 +54,7 @@ def test_no_account_exists_until_the_link_is_followed(
     created = keycloak.created[-1]
     assert (created.first_name, created.last_name, created.locale) == ("Nina", "New", "de")
     assert created.username == ""  # the realm uses the email as username
-    assert services.signup.complete(token, GOOD, GOOD).result is Result.RECOVERY_TOKEN_EXPIRED
+    assert services.signup.complete(token, GOOD, GOOD).result is Result.LINK_EXPIRED
 
 
 def test_existing_email_gets_account_exists_mail_with_reset_link(

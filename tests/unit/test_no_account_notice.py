@@ -7,7 +7,7 @@ import pytest
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.store.db import Database
-from keycloak_pwreset.store.models import RecoveryToken, SentEmail
+from keycloak_pwreset.store.models import LinkToken, SentEmail
 from tests.unit.conftest import PUBLIC_URL, make_settings
 from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 
@@ -111,7 +111,7 @@ def test_a_notice_leaves_no_token_behind(noticing: Services) -> None:
     # Counted in the sent-email log, not by a token born expired: a token row is a link.
     ask(noticing, "nobody@example.org")
     with noticing.db.session() as session:
-        assert session.query(RecoveryToken).count() == 0
+        assert session.query(LinkToken).count() == 0
         assert [(e.account, e.kind) for e in session.query(SentEmail).all()] == [
             ("nobody@example.org", "no-account")
         ]

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.settings import RetentionSettings
 from keycloak_pwreset.store.db import Database
-from keycloak_pwreset.store.models import OutboxItem, RecoveryToken, SentEmail
+from keycloak_pwreset.store.link_tokens import TokenStore
+from keycloak_pwreset.store.models import LinkToken, OutboxItem, SentEmail
 from keycloak_pwreset.store.outbox import Outbox
 from keycloak_pwreset.store.retention import Swept, sweep
-from keycloak_pwreset.store.tokens import TokenStore
 from tests.unit.conftest import make_settings
 from tests.unit.fakes import FakeClock
 
@@ -27,7 +27,7 @@ def add_token(db: Database, name: str, **moments: datetime) -> None:
     start = moments.pop("created_at")
     with db.session() as session:
         session.add(
-            RecoveryToken(
+            LinkToken(
                 token_hash=name.ljust(64, "0"),
                 purpose="reset",
                 user_id=name,
@@ -41,7 +41,7 @@ def add_token(db: Database, name: str, **moments: datetime) -> None:
 
 def token_names(db: Database) -> set[str]:
     with db.session() as session:
-        return set(session.scalars(select(RecoveryToken.user_id)))
+        return set(session.scalars(select(LinkToken.user_id)))
 
 
 def test_tokens_go_seven_days_after_they_stopped_being_live(db: Database, clock: FakeClock) -> None:

@@ -11,8 +11,8 @@ from keycloak_pwreset.cli import main
 from keycloak_pwreset.commands import setup_realm as command
 from keycloak_pwreset.commands.setup_realm import companion_env, secret_shown
 from keycloak_pwreset.errors import ConfigError, RealmSetupError
+from keycloak_pwreset.operator.realm_setup import CLIENT_FLAGS, Plan, RealmState, plan_setup
 from keycloak_pwreset.settings import load_admin_settings
-from keycloak_pwreset.setup_realm import CLIENT_FLAGS, Plan, RealmState, plan_setup
 
 THEMES = frozenset({"base", "keycloak", "keycloak.v2", "keycloak-pwreset"})
 ALL_ROLES = frozenset({"view-users", "query-users", "manage-users", "view-realm", "view-clients"})

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
+from keycloak_pwreset.secret_token import hash_token
 from keycloak_pwreset.store.db import Database, open_database
-from keycloak_pwreset.store.models import RecoveryToken
-from keycloak_pwreset.store.tokens import STALE_CLAIM, TokenInfo, TokenStore
-from keycloak_pwreset.tokens import hash_token
+from keycloak_pwreset.store.link_tokens import STALE_CLAIM, TokenInfo, TokenStore
+from keycloak_pwreset.store.models import LinkToken
 from tests.unit.fakes import FakeClock
 
 TTL = timedelta(hours=1)
@@ -29,9 +29,9 @@ def file_db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def rows(db: Database) -> list[RecoveryToken]:
+def rows(db: Database) -> list[LinkToken]:
     with db.session() as session:
-        return list(session.scalars(select(RecoveryToken).order_by(RecoveryToken.id)))
+        return list(session.scalars(select(LinkToken).order_by(LinkToken.id)))
 
 
 def issue_reset(store: TokenStore, user_id: str = "u1") -> str:
@@ -50,7 +50,7 @@ def test_issue_stores_only_the_hash(store: TokenStore, db: Database, clock: Fake
     [row] = rows(db)
     assert row.token_hash == hash_token(token)
     assert row.token_hash != token
-    stored = [str(getattr(row, c.key)) for c in RecoveryToken.__table__.columns]
+    stored = [str(getattr(row, c.key)) for c in LinkToken.__table__.columns]
     assert all(token not in value for value in stored)
     assert (row.purpose, row.user_id, row.email, row.locale) == (
         "reset",

@@ -10,19 +10,20 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po, write_po
 
-from keycloak_pwreset import i18n, templates_check
+from keycloak_pwreset import i18n
 from keycloak_pwreset.commands.templates import run_check_templates, run_preview
 from keycloak_pwreset.errors import ConfigError
 from keycloak_pwreset.i18n import LOCALES_DIR, SHIPPED_LOCALES, catalog_path, translations
 from keycloak_pwreset.mail.render import EmailRenderer
-from keycloak_pwreset.services import template_dirs
-from keycloak_pwreset.settings import Settings
-from keycloak_pwreset.templates_check import (
+from keycloak_pwreset.operator import templates_check
+from keycloak_pwreset.operator.templates_check import (
     KINDS,
     catalog_ids,
     missing_translations,
     template_problems,
 )
+from keycloak_pwreset.services import template_dirs
+from keycloak_pwreset.settings import Settings
 from tests.unit.conftest import make_settings
 from tests.unit.test_settings import REQUIRED
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from keycloak_pwreset.tokens import (
+from keycloak_pwreset.secret_token import (
     MAX_TOKEN_LENGTH,
     TOKEN_BYTES,
     hash_token,

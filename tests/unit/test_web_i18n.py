@@ -291,7 +291,7 @@ def test_session_expired_message_is_translated(client: TestClient) -> None:
 def test_expired_link_page_is_translated(client: TestClient) -> None:
     page = client.get("/reset-password", headers={"Accept-Language": "es"})
     assert page.status_code == 400
-    assert t("es", MESSAGES[Result.RECOVERY_TOKEN_EXPIRED]) in page.text
+    assert t("es", MESSAGES[Result.LINK_EXPIRED]) in page.text
     assert page.headers["content-language"] == "es"
 
 

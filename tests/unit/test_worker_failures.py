@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.store.db import Database
-from keycloak_pwreset.store.models import OutboxItem, RecoveryToken
+from keycloak_pwreset.store.models import LinkToken, OutboxItem
 from tests.unit.conftest import make_settings
 from tests.unit.fakes import FakeClock, FakeKeycloak
 from tests.unit.test_mail_transport import HOST, SmtpServer, start_server
@@ -42,7 +42,7 @@ def outbox_rows(db: Database) -> list[OutboxItem]:
 
 def token_count(db: Database) -> int:
     with db.session() as session:
-        return len(session.scalars(select(RecoveryToken.id)).all())
+        return len(session.scalars(select(LinkToken.id)).all())
 
 
 def test_a_550_recipient_refusal_fails_the_job_at_once(

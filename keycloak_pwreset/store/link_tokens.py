@@ -25,9 +25,9 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.engine import CursorResult
 
 from keycloak_pwreset.clock import Clock, utc_now
+from keycloak_pwreset.secret_token import hash_token, looks_like_token, make_token
 from keycloak_pwreset.store.db import Database
-from keycloak_pwreset.store.models import RecoveryToken
-from keycloak_pwreset.tokens import hash_token, looks_like_token, make_token
+from keycloak_pwreset.store.models import LinkToken
 
 # Longer than one completion can take (a few Keycloak calls, each timing out
 # after 10 s), so that a claim is taken over only from an attempt that is over.
@@ -51,7 +51,7 @@ class TokenInfo:
     claim_id: str = ""
 
 
-def _info(row: RecoveryToken) -> TokenInfo:
+def _info(row: LinkToken) -> TokenInfo:
     return TokenInfo(
         id=row.id,
         purpose=row.purpose,
@@ -73,10 +73,10 @@ class TokenStore:
 
     def _live(self, now: datetime) -> Any:
         return and_(
-            RecoveryToken.used_at.is_(None),
-            RecoveryToken.revoked_at.is_(None),
-            RecoveryToken.expires_at > now,
-            RecoveryToken.failed_attempts < MAX_FAILED_ATTEMPTS,
+            LinkToken.used_at.is_(None),
+            LinkToken.revoked_at.is_(None),
+            LinkToken.expires_at > now,
+            LinkToken.failed_attempts < MAX_FAILED_ATTEMPTS,
         )
 
     def issue(
@@ -93,15 +93,15 @@ class TokenStore:
         token = make_token()
         now = self._clock()
         email = email.lower()  # addresses are keys: one mailbox, whatever its case
-        owner = RecoveryToken.user_id == user_id if user_id else RecoveryToken.email == email
+        owner = LinkToken.user_id == user_id if user_id else LinkToken.email == email
         with self._db.session() as session:
             session.execute(
-                update(RecoveryToken)
-                .where(RecoveryToken.purpose == purpose, owner, self._live(now))
+                update(LinkToken)
+                .where(LinkToken.purpose == purpose, owner, self._live(now))
                 .values(revoked_at=now)
             )
             session.add(
-                RecoveryToken(
+                LinkToken(
                     token_hash=hash_token(token),
                     purpose=purpose,
                     user_id=user_id,
@@ -125,9 +125,7 @@ class TokenStore:
             yield
         except BaseException:
             with self._db.session() as session:
-                session.execute(
-                    delete(RecoveryToken).where(RecoveryToken.token_hash == hash_token(token))
-                )
+                session.execute(delete(LinkToken).where(LinkToken.token_hash == hash_token(token)))
             raise
 
     def find_live(self, token: str, purpose: str) -> TokenInfo | None:
@@ -136,9 +134,9 @@ class TokenStore:
             return None
         with self._db.session() as session:
             row = session.scalars(
-                select(RecoveryToken).where(
-                    RecoveryToken.token_hash == hash_token(token),
-                    RecoveryToken.purpose == purpose,
+                select(LinkToken).where(
+                    LinkToken.token_hash == hash_token(token),
+                    LinkToken.purpose == purpose,
                     self._live(self._clock()),
                 )
             ).one_or_none()
@@ -157,31 +155,29 @@ class TokenStore:
         claim_id = secrets.token_hex(16)
         with self._db.session() as session:
             result = session.execute(
-                update(RecoveryToken)
+                update(LinkToken)
                 .where(
-                    RecoveryToken.token_hash == token_hash,
-                    RecoveryToken.purpose == purpose,
+                    LinkToken.token_hash == token_hash,
+                    LinkToken.purpose == purpose,
                     self._live(now),
                     or_(
-                        RecoveryToken.claimed_at.is_(None),
-                        RecoveryToken.claimed_at < now - STALE_CLAIM,
+                        LinkToken.claimed_at.is_(None),
+                        LinkToken.claimed_at < now - STALE_CLAIM,
                     ),
                 )
                 .values(claimed_at=now, claim_id=claim_id)
             )
             if not isinstance(result, CursorResult) or result.rowcount != 1:
                 return None
-            row = session.scalars(
-                select(RecoveryToken).where(RecoveryToken.token_hash == token_hash)
-            ).one()
+            row = session.scalars(select(LinkToken).where(LinkToken.token_hash == token_hash)).one()
             return replace(_info(row), claim_id=claim_id)
 
     def _held(self, claimed: TokenInfo) -> Any:
         """The caller's own claim of an unused token (a copy from ``find_live`` holds none)."""
         return and_(
-            RecoveryToken.id == claimed.id,
-            RecoveryToken.claim_id == claimed.claim_id,
-            RecoveryToken.used_at.is_(None),
+            LinkToken.id == claimed.id,
+            LinkToken.claim_id == claimed.claim_id,
+            LinkToken.used_at.is_(None),
         )
 
     def release(self, claimed: TokenInfo, *, failed_attempt: bool = False) -> bool:
@@ -195,12 +191,12 @@ class TokenStore:
         """
         with self._db.session() as session:
             result = session.execute(
-                update(RecoveryToken)
+                update(LinkToken)
                 .where(self._held(claimed))
                 .values(
                     claimed_at=None,
                     claim_id=None,
-                    failed_attempts=RecoveryToken.failed_attempts + int(failed_attempt),
+                    failed_attempts=LinkToken.failed_attempts + int(failed_attempt),
                 )
             )
             return isinstance(result, CursorResult) and result.rowcount == 1
@@ -215,19 +211,19 @@ class TokenStore:
         """
         now = self._clock()
         owner = (
-            RecoveryToken.user_id == claimed.user_id
+            LinkToken.user_id == claimed.user_id
             if claimed.user_id
-            else RecoveryToken.email == claimed.email
+            else LinkToken.email == claimed.email
         )
         with self._db.session() as session:
             result = session.execute(
-                update(RecoveryToken).where(self._held(claimed)).values(used_at=now)
+                update(LinkToken).where(self._held(claimed)).values(used_at=now)
             )
             if not isinstance(result, CursorResult) or result.rowcount != 1:
                 return False
             session.execute(
-                update(RecoveryToken)
-                .where(owner, RecoveryToken.id != claimed.id, self._live(now))
+                update(LinkToken)
+                .where(owner, LinkToken.id != claimed.id, self._live(now))
                 .values(revoked_at=now)
             )
             return True

@@ -1,4 +1,4 @@
-"""Recovery tokens: make one, and derive what the store keeps of it.
+"""The secret in an emailed link: make one, and derive what the store keeps of it.
 
 A token is 256 bits from ``secrets`` in URL-safe base64. Only its SHA-256 hash
 is stored: a leaked database then holds nothing that opens an account. A plain

@@ -1,0 +1,1 @@
+"""Operator tools: set up a realm, build the login theme, check the email templates."""
