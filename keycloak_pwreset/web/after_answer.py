@@ -10,16 +10,18 @@ moment more (worker.SETTLE_SECONDS) for the answer to be on its way.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from keycloak_pwreset.services import Services
-
 AnyResponse = TypeVar("AnyResponse", bound=Response)
 
 
-def wake_worker_after(response: AnyResponse, services: Services) -> AnyResponse:
-    response.background = BackgroundTask(services.worker.wake)
+class Wakeable(Protocol):
+    def wake(self) -> None: ...
+
+
+def wake_worker_after(response: AnyResponse, worker: Wakeable) -> AnyResponse:
+    response.background = BackgroundTask(worker.wake)
     return response

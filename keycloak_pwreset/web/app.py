@@ -1,38 +1,39 @@
-"""The FastAPI application factory."""
+"""The FastAPI application: its parts built from the services and put together in one place."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
+from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.middleware import Middleware
+from starlette.responses import Response
 
 from keycloak_pwreset import __version__
 from keycloak_pwreset.i18n import N_, Languages
 from keycloak_pwreset.paths import themes_dir
-from keycloak_pwreset.results import Result, message_for
+from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services, template_dirs
 from keycloak_pwreset.store.forwarding import ForwardingPeers
-from keycloak_pwreset.web import api, pages, signup_api, signup_pages
-from keycloak_pwreset.web.answers import outcome
+from keycloak_pwreset.web import health, reset_api, reset_pages, signup_api, signup_pages
+from keycloak_pwreset.web.api_steps import ApiSteps
 from keycloak_pwreset.web.body_limit import BodyLimit
+from keycloak_pwreset.web.bot_check import BotChecks
+from keycloak_pwreset.web.cookies import Cookies
+from keycloak_pwreset.web.csrf import Csrf
+from keycloak_pwreset.web.error_answers import install_error_answers
+from keycloak_pwreset.web.form_steps import FormSteps
 from keycloak_pwreset.web.forms import Forms
 from keycloak_pwreset.web.forwarding import UntrustedForwarders
+from keycloak_pwreset.web.languages import PageLanguages
 from keycloak_pwreset.web.limits import ClientLimiter, RateLimits
+from keycloak_pwreset.web.link_cookies import LinkCookies
 from keycloak_pwreset.web.pages_render import PageRenderer
-from keycloak_pwreset.web.same_origin import CrossSiteRequest
+from keycloak_pwreset.web.paths import API_PREFIX
+from keycloak_pwreset.web.return_to import ReturnTo
+from keycloak_pwreset.web.same_origin import SameOrigin, refuse_cross_site
 from keycloak_pwreset.web.security import SecurityHeaders, content_security_policy
-
-
-class Readiness(BaseModel):
-    database: str
-    keycloak: str
 
 
 def without_422(app: FastAPI) -> None:
@@ -51,8 +52,91 @@ def without_422(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def build_forms(services: Services, cookies: Cookies) -> Forms:
+    settings = services.settings
+    languages = Languages(settings.locales, settings.default_locale)
+    widget = services.captcha.widget() if services.captcha else None
+    renderer = PageRenderer(
+        template_dirs(settings, "pages"),
+        public_url=settings.public_url,
+        site_name=settings.realm,
+        languages=languages,
+        captcha=widget,
+    )
+    return Forms(
+        renderer,
+        cookies=cookies,
+        csrf=Csrf(settings.secret_key.get_secret_value()),
+        same_origin=SameOrigin(settings.public_url),
+        languages=PageLanguages(languages, cookies),
+        return_to=ReturnTo(settings.keycloak_url, settings.realm, cookies),
+    )
+
+
+def middleware(services: Services, forms: Forms) -> list[Middleware]:
+    """Every middleware, outermost first: the order in which they see a request.
+
+    The security headers wrap everything, so a 413 or a 429 carries them too;
+    the body cap comes before anything reads a body; the rate limits, last,
+    also determine the client (web/client.py) that the handlers use.
+    """
+    settings = services.settings
+    widget = services.captcha.widget() if services.captcha else None
+    trusted = frozenset(settings.trusted_proxies)
+
+    def too_many(request: Request, _wait: int) -> Response:
+        return forms.notice(request, 429, N_("Too many attempts"), Result.RATE_LIMITED)
+
+    # Forms may redirect to the login URL and to Keycloak (the way back).
+    csp = content_security_policy(
+        [settings.effective_login_url, settings.keycloak_url],
+        widget.csp_sources if widget else (),
+    )
+    return [
+        Middleware(SecurityHeaders, csp=csp, hsts=settings.secure_cookies),
+        Middleware(BodyLimit),
+        Middleware(
+            RateLimits,
+            limiter=ClientLimiter(settings.limits),
+            trusted_proxies=trusted,
+            forwarders=UntrustedForwarders(ForwardingPeers(services.db), trusted),
+            render_page=too_many,
+        ),
+    ]
+
+
+def include_routes(app: FastAPI, services: Services, forms: Forms, cookies: Cookies) -> None:
+    settings = services.settings
+    base = urlsplit(settings.public_url).path.rstrip("/")
+    links = LinkCookies(cookies, ttl_minutes=settings.token_ttl_minutes)
+    pages = FormSteps(forms, BotChecks(services.captcha), links, services.worker, base)
+    api = ApiSteps(services.captcha, services.worker)
+    # The JSON API refuses cross-site calls before any handler runs (web/same_origin.py).
+    guard = [Depends(refuse_cross_site(SameOrigin(settings.public_url)))]
+    login_url = settings.effective_login_url
+    app.include_router(reset_pages.build_router(services.reset, pages, login_url))
+    app.include_router(
+        reset_api.build_router(services.reset, api), prefix=API_PREFIX, dependencies=guard
+    )
+    if settings.signup_enabled:
+        # Switched off, sign-up is simply absent: its pages and API answer 404.
+        app.include_router(
+            signup_pages.build_router(
+                signup_pages.SignupPages(services.signup, pages, login_url, settings.keycloak_url)
+            )
+        )
+        app.include_router(
+            signup_api.build_router(services.signup, api), prefix=API_PREFIX, dependencies=guard
+        )
+    app.include_router(health.build_router(services))
+    app.mount("/static", StaticFiles(directory=themes_dir() / "static"), name="static")
+
+
 def create_app(services: Services) -> FastAPI:
     settings = services.settings
+    base = urlsplit(settings.public_url).path.rstrip("/")
+    cookies = Cookies(secure=settings.secure_cookies, base=base)
+    forms = build_forms(services, cookies)
     app = FastAPI(
         title="keycloak-pwreset",
         version=__version__,
@@ -60,93 +144,9 @@ def create_app(services: Services) -> FastAPI:
         # the schema at /openapi.json is what clients use.
         docs_url=None,
         redoc_url=None,
+        middleware=middleware(services, forms),
     )
-    widget = services.captcha.widget() if services.captcha else None
-    renderer = PageRenderer(
-        template_dirs(settings, "pages"),
-        public_url=settings.public_url,
-        site_name=settings.realm,
-        languages=Languages(settings.locales, settings.default_locale),
-        captcha=widget,
-    )
-    forms = Forms(settings, renderer, services.captcha)
-    app.include_router(pages.build_router(services, forms))
-    app.include_router(api.build_router(services))
-    if settings.signup_enabled:
-        # Switched off, sign-up is simply absent: its pages and API answer 404.
-        app.include_router(signup_pages.build_router(services, forms))
-        app.include_router(signup_api.build_router(services))
-    app.mount("/static", StaticFiles(directory=themes_dir() / "static"), name="static")
-    # Added before SecurityHeaders, so it runs inside it: a 429 gets the
-    # security headers too.
-    trusted_proxies = frozenset(settings.trusted_proxies)
-    app.add_middleware(
-        RateLimits,
-        limiter=ClientLimiter(settings.limits),
-        trusted_proxies=trusted_proxies,
-        forwarders=UntrustedForwarders(ForwardingPeers(services.db), trusted_proxies),
-        render_page=lambda request, wait: forms.render(
-            request,
-            "notice.html",
-            429,
-            title=N_("Too many attempts"),
-            kind="error",
-            result=Result.RATE_LIMITED.value,
-            message=message_for(Result.RATE_LIMITED),
-        ),
-    )
-    # Inside SecurityHeaders, so a 413 carries them too.
-    app.add_middleware(BodyLimit)
-    app.add_middleware(
-        SecurityHeaders,
-        # Forms may redirect to the login URL and to Keycloak (the way back).
-        csp=content_security_policy(
-            [settings.effective_login_url, settings.keycloak_url],
-            widget.csp_sources if widget else (),
-        ),
-        hsts=settings.secure_cookies,
-    )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        # FastAPI's own 400 for a body it cannot parse (not UTF-8, not JSON)
-        # answers in the API's documented shape too.
-        if exc.status_code == 400 and request.url.path.startswith("/api/"):
-            result = Result.INVALID_CHARACTERS
-            return outcome(result, 400)
-        return await http_exception_handler(request, exc)
-
-    @app.exception_handler(CrossSiteRequest)
-    async def cross_site(_request: Request, _exc: CrossSiteRequest) -> Response:
-        result = Result.CROSS_SITE_REQUEST  # no flow ran; no legitimate client gets it
-        return outcome(result, 400)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_body(_request: Request, exc: RequestValidationError) -> Response:
-        # Wrong types or malformed JSON: answer in the API's own terms, not 422.
-        missing = any(e.get("type") == "missing" for e in exc.errors())
-        result = Result.MISSING_VALUE if missing else Result.INVALID_CHARACTERS
-        return outcome(result, 400)
-
-    @app.get("/healthz", tags=["health"], summary="The process is alive")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get(
-        "/readyz",
-        tags=["health"],
-        summary="Database and Keycloak are reachable",
-        response_model=Readiness,
-        responses={503: {"model": Readiness, "description": "Database or Keycloak unreachable"}},
-    )
-    async def readyz() -> Response:
-        database = await asyncio.to_thread(services.db.ping)
-        keycloak = await asyncio.to_thread(services.gateway.ping)
-        body = {
-            "database": "ok" if database else "unreachable",
-            "keycloak": "ok" if keycloak else "unreachable",
-        }
-        return JSONResponse(body, status_code=200 if database and keycloak else 503)
-
+    include_routes(app, services, forms, cookies)
+    install_error_answers(app)
     without_422(app)
     return app

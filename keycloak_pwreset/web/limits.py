@@ -30,21 +30,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp
 
 from keycloak_pwreset.audit import audit
-from keycloak_pwreset.flows.links import RESET_LINK_PATH, SIGNUP_LINK_PATH
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.settings import LimitSettings
 from keycloak_pwreset.web.answers import outcome_body
 from keycloak_pwreset.web.client import client_address, network_key
 from keycloak_pwreset.web.forwarding import UntrustedForwarders
-
-# Paths where a link's token is used: limited separately, so that guessing
-# tokens is bounded even below the general POST limit.
-TOKEN_PATHS = (
-    RESET_LINK_PATH,
-    SIGNUP_LINK_PATH,
-    "/api/v1/password-resets/complete",
-    "/api/v1/signups/complete",
-)
+from keycloak_pwreset.web.paths import API_PREFIX, TOKEN_PATHS
 
 
 class ClientLimiter:
@@ -110,7 +101,7 @@ class RateLimits(BaseHTTPMiddleware):
 
     def refuse(self, request: Request, wait: int) -> Response:
         headers = {"Retry-After": str(wait)}
-        if request.url.path.startswith("/api/"):
+        if request.url.path.startswith(API_PREFIX + "/"):
             result = Result.RATE_LIMITED
             body = outcome_body(result)
             return JSONResponse(body, status_code=429, headers=headers)

@@ -1,4 +1,4 @@
-"""Security headers on every response, and a cap on request body size."""
+"""Security headers on every response (the body size cap is web/body_limit.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 def origin_of(url: str) -> str:

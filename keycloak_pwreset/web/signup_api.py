@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
-from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
-from keycloak_pwreset.flows.signup import SignupRequest
+from keycloak_pwreset.flows.signup import SignupFlow, SignupRequest
 from keycloak_pwreset.results import Result
-from keycloak_pwreset.services import Services
-from keycloak_pwreset.web.after_answer import wake_worker_after
-from keycloak_pwreset.web.answers import api_status, outcome
-from keycloak_pwreset.web.api import CAPTCHA_FIELD, ERRORS, Outcome
-from keycloak_pwreset.web.bot_check import passes_captcha
-from keycloak_pwreset.web.client import determined_client
-from keycloak_pwreset.web.same_origin import SameOrigin, refuse_cross_site
+from keycloak_pwreset.web.api_steps import (
+    CAPTCHA_FIELD,
+    ERRORS,
+    LINK_DEAD,
+    ApiSteps,
+    Outcome,
+    documented,
+)
+from keycloak_pwreset.web.paths import COMPLETE, SIGNUP_API
 
 
 class SignupBody(BaseModel):
@@ -31,6 +30,16 @@ class SignupBody(BaseModel):
     locale: str | None = None
     captcha_response: str = CAPTCHA_FIELD
 
+    def request(self) -> SignupRequest:
+        return SignupRequest(
+            email=self.email,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            username=self.username,
+            locale=self.locale or "",
+            attributes=self.attributes,
+        )
+
 
 class SignupCompletion(BaseModel):
     token: str = ""
@@ -39,64 +48,40 @@ class SignupCompletion(BaseModel):
     username: str | None = Field(default=None, description="A new username after username_taken")
 
 
-def build_router(services: Services) -> APIRouter:
-    router = APIRouter(
-        prefix="/api/v1",
-        tags=["sign-ups"],
-        dependencies=[Depends(refuse_cross_site(SameOrigin(services.settings.public_url)))],
-    )
-    flow = services.signup
+def build_router(flow: SignupFlow, steps: ApiSteps) -> APIRouter:
+    router = APIRouter(tags=["sign-ups"])
 
     @router.post(
-        "/signups",
+        SIGNUP_API,
         status_code=202,
         response_model=Outcome,
-        responses={**ERRORS, 503: {"model": Outcome, "description": "Keycloak unavailable"}},
+        responses={**ERRORS, **documented(503, "Keycloak unavailable")},
         summary="Ask for a verification link (same answer whether or not the email has an account)",
     )
     async def request_signup(body: SignupBody, request: Request) -> JSONResponse:
-        if not await passes_captcha(services.captcha, request, body.captcha_response):
-            return outcome(Result.CAPTCHA_FAILED, 400)
-        try:
-            rules = await asyncio.to_thread(flow.rules)
-        except (KeycloakUnavailable, KeycloakRejected):
-            return outcome(Result.SERVICE_UNAVAILABLE, 503)
-        signup = SignupRequest(
-            email=body.email,
-            first_name=body.first_name,
-            last_name=body.last_name,
-            username=body.username,
-            locale=body.locale or "",
-            attributes=body.attributes,
-        )
-        result = await asyncio.to_thread(
-            flow.request, signup, rules, client=determined_client(request)
-        )
-        if result is not Result.SUCCESS:
-            return outcome(result, 400)
-        accepted = JSONResponse(
-            {"result": "success", "message": "Check your inbox for a link to finish signing up."},
-            status_code=202,
-        )
-        return wake_worker_after(accepted, services)
+        def ask(client: str) -> Result:
+            return flow.request(body.request(), flow.rules(), client=client)
+
+        accepted = "Check your inbox for a link to finish signing up."
+        return await steps.request_link(request, body.captcha_response, ask, accepted)
 
     @router.post(
-        "/signups/complete",
+        SIGNUP_API + COMPLETE,
         status_code=201,
         response_model=Outcome,
         responses={
             **ERRORS,
-            409: {"model": Outcome, "description": "account_exists or username_taken"},
-            410: {"model": Outcome, "description": "Link expired, used, superseded or unknown"},
-            503: {"model": Outcome, "description": "Keycloak unavailable; nothing created"},
+            **documented(409, "account_exists or username_taken"),
+            **LINK_DEAD,
+            **documented(503, "Keycloak unavailable; nothing created"),
         },
         summary="Choose the password; creates the enabled, email-verified account",
     )
     async def complete_signup(body: SignupCompletion) -> JSONResponse:
-        completion = await asyncio.to_thread(
-            flow.complete, body.token, body.password, body.password_confirmation, body.username
-        )
-        result = completion.result
-        return outcome(result, api_status(result, success=201))
+        def act() -> Result:
+            password, again = body.password, body.password_confirmation
+            return flow.complete(body.token, password, again, body.username).result
+
+        return await steps.complete(act, success=201)
 
     return router

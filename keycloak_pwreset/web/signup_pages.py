@@ -8,19 +8,18 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
-from keycloak_pwreset.flows.links import SIGNUP_LINK_PATH
-from keycloak_pwreset.flows.signup import SignupRequest
+from keycloak_pwreset.flows.links import Redeemed
+from keycloak_pwreset.flows.signup import SignupFlow, SignupRequest
 from keycloak_pwreset.gateway import SignupRules
 from keycloak_pwreset.i18n import N_
-from keycloak_pwreset.results import Result, message_for
-from keycloak_pwreset.services import Services
-from keycloak_pwreset.web.after_answer import wake_worker_after
-from keycloak_pwreset.web.client import determined_client
-from keycloak_pwreset.web.forms import Forms
+from keycloak_pwreset.results import Result
+from keycloak_pwreset.web.form_steps import Context, FormSteps, RequestPage, Submitted
+from keycloak_pwreset.web.paths import FORGOT_PATH, SIGNUP_LINK, SIGNUP_PATH
 
-SIGNUP_COOKIE = "kcpr_signup"
-COMPLETE_PATH = SIGNUP_LINK_PATH  # where the verification emails lead
+SIGNUP = RequestPage("signup.html", "signup_sent.html", SIGNUP_LINK)
 ATTRIBUTE_PREFIX = "attr_"
+# Refusals after which the completion form also asks for a username.
+ASK_USERNAME = (Result.USERNAME_TAKEN, Result.INVALID_USERNAME)
 
 
 def request_from_form(form: dict[str, str], rules: SignupRules, locale: str) -> SignupRequest:
@@ -36,135 +35,87 @@ def request_from_form(form: dict[str, str], rules: SignupRules, locale: str) -> 
     )
 
 
-def build_router(services: Services, forms: Forms) -> APIRouter:
-    settings = services.settings
-    flow = services.signup
-    router = APIRouter(include_in_schema=False)
+class SignupPages:
+    def __init__(
+        self, flow: SignupFlow, steps: FormSteps, login_url: str, keycloak_url: str
+    ) -> None:
+        self.flow = flow
+        self.steps = steps
+        self.forms = steps.forms
+        self.login_url = login_url
+        # Keycloak pre-fills its login form from login_hint: only worth sending there.
+        self.hints_login = login_url.startswith(keycloak_url + "/")
 
-    async def realm_rules() -> SignupRules | None:
+    async def rules(self) -> SignupRules | None:
         try:
-            return await asyncio.to_thread(flow.rules)
+            return await asyncio.to_thread(self.flow.rules)
         except (KeycloakUnavailable, KeycloakRejected):
             return None
 
-    def unavailable(request: Request) -> Response:
-        return forms.render(
-            request,
-            "notice.html",
-            503,
-            title=N_("Sign-up"),
-            kind="error",
-            result=Result.SERVICE_UNAVAILABLE.value,
-            message=message_for(Result.SERVICE_UNAVAILABLE),
-        )
+    def unavailable(self, request: Request) -> Response:
+        return self.forms.notice(request, 503, N_("Sign-up"), Result.SERVICE_UNAVAILABLE)
 
-    @router.get("/signup")
-    async def signup_form(request: Request) -> Response:
-        rules = await realm_rules()
+    async def signup_form(self, request: Request) -> Response:
+        rules = await self.rules()
         if rules is None:
-            return unavailable(request)
-        response = forms.page(request, "signup.html", rules=rules, values={})
-        # Asking again abandons the link this browser may still hold.
-        forms.abandon_link(request, response, COMPLETE_PATH, SIGNUP_COOKIE)
-        return response
+            return self.unavailable(request)
+        return self.steps.ask_form(request, SIGNUP, rules=rules, values={})
 
-    @router.post("/signup")
-    async def signup_submit(request: Request) -> Response:
-        form, valid = await forms.read(request)
-        rules = await realm_rules()
+    async def signup_submit(self, request: Request) -> Response:
+        rules = await self.rules()
         if rules is None:
-            return unavailable(request)
-        values = {k: v[:255] for k, v in form.items()}
-        if not valid:
-            return forms.again(request, "signup.html", None, rules=rules, values=values)
-        if forms.trapped(request, form):
-            return forms.render(request, "signup_sent.html")  # as if we did
-        if not await forms.human(request, form):
-            return forms.again(
-                request, "signup.html", Result.CAPTCHA_FAILED, rules=rules, values=values
-            )
-        shown, chosen = forms.languages_of(request, form)
-        signup = request_from_form(form, rules, chosen or shown)
-        result = await asyncio.to_thread(
-            flow.request, signup, rules, client=determined_client(request)
-        )
-        if result is not Result.SUCCESS:
-            return forms.again(request, "signup.html", result, rules=rules, values=values)
-        # The same answer whether or not the address already has an account.
-        return wake_worker_after(forms.render(request, "signup_sent.html"), services)
+            return self.unavailable(request)
 
-    @router.get(COMPLETE_PATH)
-    async def complete_form(request: Request, token: str | None = None) -> Response:
-        if token is not None:
-            return forms.move_token_out_of_url(request, token, COMPLETE_PATH, SIGNUP_COOKIE)
-        # Every flow call is a database query: off the event loop.
-        pending = await asyncio.to_thread(
-            flow.check, forms.token_from_cookie(request, SIGNUP_COOKIE)
-        )
+        def ask(form: Submitted) -> Result:
+            signup = request_from_form(form.fields, rules, form.chosen or form.shown)
+            return self.flow.request(signup, rules, client=form.client)
+
+        def shown_again(fields: dict[str, str]) -> Context:
+            return {"rules": rules, "values": {k: v[:255] for k, v in fields.items()}}
+
+        return await self.steps.request_link(request, SIGNUP, ask, shown_again)
+
+    async def complete_form(self, request: Request, token: str | None = None) -> Response:
+        def context(pending: object) -> Context:
+            return {"pending": pending, "ask_username": False}
+
+        return await self.steps.link_form(request, SIGNUP_LINK, token, self.flow.check, context)
+
+    async def complete_submit(self, request: Request) -> Response:
+        pending = await self.steps.pending(request, SIGNUP_LINK, self.flow.check)
         if pending is None:
-            return forms.expired(request, "/signup")
-        return forms.page(request, "signup_complete.html", pending=pending, ask_username=False)
+            return self.forms.expired(request, SIGNUP_LINK.restart)
 
-    @router.post(COMPLETE_PATH)
-    async def complete_submit(request: Request) -> Response:
-        form, valid = await forms.read(request)
-        token = forms.token_from_cookie(request, SIGNUP_COOKIE)
-        pending = await asyncio.to_thread(flow.check, token)
-        if pending is None:
-            return forms.expired(request, "/signup")
-        if not valid:
-            return forms.again(
-                request, "signup_complete.html", None, pending=pending, ask_username=False
-            )
-        outcome = await asyncio.to_thread(
-            flow.complete,
-            token,
-            form.get("password", ""),
-            form.get("password_confirmation", ""),
-            form.get("username"),
-        )
-        result = outcome.result
-        if result is Result.LINK_EXPIRED:
-            return forms.expired(request, "/signup")
-        if result is Result.ACCOUNT_EXISTS:
-            response: Response = forms.render(
-                request,
-                "notice.html",
-                409,
-                title=N_("Sign-up"),
-                kind="error",
-                result=result.value,
-                message=message_for(result),
-                link="/forgot-password",
-            )
-        elif result is not Result.SUCCESS:
-            ask = result in (Result.USERNAME_TAKEN, Result.INVALID_USERNAME)
-            return forms.again(
-                request, "signup_complete.html", result, pending=pending, ask_username=ask
-            )
-        else:
-            response = success(request, outcome.email)
-        forms.forget_token(response, COMPLETE_PATH, SIGNUP_COOKIE)
-        return response
+        def act(token: str, fields: dict[str, str]) -> Redeemed:
+            password, again = fields.get("password", ""), fields.get("password_confirmation", "")
+            return self.flow.complete(token, password, again, fields.get("username"))
 
-    def success(request: Request, email: str) -> Response:
-        login_url = settings.effective_login_url
+        def shown_again(result: Result | None) -> Context:
+            return {"pending": pending, "ask_username": result in ASK_USERNAME}
+
+        return await self.steps.redeem_link(request, SIGNUP_LINK, act, self.created, shown_again)
+
+    def created(self, request: Request, redeemed: Redeemed) -> Response | None:
+        if redeemed.result is Result.ACCOUNT_EXISTS:  # the link is spent: go reset instead
+            return self.forms.notice(request, 409, N_("Sign-up"), redeemed.result, link=FORGOT_PATH)
+        if redeemed.result is not Result.SUCCESS:
+            return None  # the form again, with the refusal's message
         params = {"kcpr_status": "account_created"}
-        if login_url.startswith(settings.keycloak_url + "/"):
-            # Keycloak pre-fills its login form from login_hint.
-            params["login_hint"] = email
-        target = forms.after_success(request, login_url, **params)
-        if not target:
-            return forms.render(
-                request,
-                "notice.html",
-                201,
-                title=N_("Welcome"),
-                kind="success",
-                result="success",
-                message=N_("Your account is ready. You can now sign in."),
-                link=None,
-            )
-        return RedirectResponse(target, 303)
+        if self.hints_login:
+            params["login_hint"] = redeemed.email
+        target = self.forms.return_to.after_success(request, self.login_url, **params)
+        if target:
+            return RedirectResponse(target, 303)
+        welcome = N_("Your account is ready. You can now sign in.")
+        return self.forms.notice(
+            request, 201, N_("Welcome"), Result.SUCCESS, message=welcome, link=None
+        )
 
+
+def build_router(pages: SignupPages) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    router.add_api_route(SIGNUP_PATH, pages.signup_form, methods=["GET"])
+    router.add_api_route(SIGNUP_PATH, pages.signup_submit, methods=["POST"])
+    router.add_api_route(SIGNUP_LINK.path, pages.complete_form, methods=["GET"])
+    router.add_api_route(SIGNUP_LINK.path, pages.complete_submit, methods=["POST"])
     return router

@@ -1,0 +1,72 @@
+"""The steps of every JSON API call, written once; the endpoints supply only what differs.
+
+A link request: the CAPTCHA, then the flow (it only enqueues), off the event
+loop; 202 with the same body for every account, and the worker woken once the
+answer has left (web/after_answer.py). A completion: the flow, then the
+result's status (web/answers.py). The body is always ``{result, message}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from keycloak_pwreset.captcha import CaptchaVerifier
+from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.results import Result
+from keycloak_pwreset.web.after_answer import Wakeable, wake_worker_after
+from keycloak_pwreset.web.answers import api_status, outcome
+from keycloak_pwreset.web.bot_check import passes_captcha
+from keycloak_pwreset.web.client import determined_client
+
+CAPTCHA_FIELD = Field(
+    default="",
+    description="The CAPTCHA widget's response, when the site has a CAPTCHA (else ignored)",
+    max_length=4096,
+)
+
+
+class Outcome(BaseModel):
+    result: str = Field(description="A result code, e.g. success or recovery_token_expired")
+    message: str
+
+
+def documented(status: int, description: str) -> dict[int | str, dict[str, object]]:
+    return {status: {"model": Outcome, "description": description}}
+
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    **documented(400, "Invalid input or a password rule not met"),
+    **documented(413, "Request body too large"),
+    **documented(429, "Too many requests from this client address (see Retry-After)"),
+}
+LINK_DEAD = documented(410, "Link expired, used, superseded or unknown")
+
+
+class ApiSteps:
+    def __init__(self, captcha: CaptchaVerifier | None, worker: Wakeable) -> None:
+        self.captcha = captcha
+        self.worker = worker
+
+    async def request_link(
+        self, request: Request, captcha_response: str, ask: Callable[[str], Result], accepted: str
+    ) -> JSONResponse:
+        """``ask`` gets the client's network; ``accepted`` is the one message for every account."""
+        if not await passes_captcha(self.captcha, request, captcha_response):
+            return outcome(Result.CAPTCHA_FAILED, 400)
+        try:
+            result = await asyncio.to_thread(ask, determined_client(request))
+        except (KeycloakUnavailable, KeycloakRejected):  # the realm's rules could not be read
+            return outcome(Result.SERVICE_UNAVAILABLE, 503)
+        if result is not Result.SUCCESS:
+            return outcome(result, 400)
+        body = {"result": Result.SUCCESS.value, "message": accepted}
+        return wake_worker_after(JSONResponse(body, status_code=202), self.worker)
+
+    async def complete(self, act: Callable[[], Result], *, success: int = 200) -> JSONResponse:
+        result = await asyncio.to_thread(act)
+        return outcome(result, api_status(result, success=success))
