@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keycloak_pwreset import __version__
 from keycloak_pwreset.audit import configure_logging
 from keycloak_pwreset.errors import PwresetError
+
+if TYPE_CHECKING:  # subscriptable for the type checker only
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,50 +23,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    serve = commands.add_parser("serve", help="run the web service (and the outbox worker)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
-
-    commands.add_parser("worker", help="run only the outbox worker (sends the emails)")
-    commands.add_parser("check", help="check settings, Keycloak access and SMTP login")
+    _add_service(commands)
     _add_setup_realm(commands)
-
-    test_mail = commands.add_parser(
-        "send-test-email", help="send a real sample email through its configured route"
-    )
-    test_mail.add_argument("--to", required=True, metavar="ADDRESS")
-    test_mail.add_argument("--kind", default="reset")
-    test_mail.add_argument("--locale", default="en")
-
-    templates = commands.add_parser("templates", help="preview or check the email templates")
-    template_commands = templates.add_subparsers(dest="templates_command", required=True)
-    preview = template_commands.add_parser("preview", help="write one kind rendered to files")
-    preview.add_argument("--kind", required=True)
-    preview.add_argument("--locale", default="en")
-    preview.add_argument("--out", type=Path, default=Path("preview"), help="output folder")
-    template_commands.add_parser(
-        "check", help="render every kind in every language; fail on errors or gaps"
-    )
-
-    theme = commands.add_parser("theme", help="the Keycloak login theme")
-    theme_commands = theme.add_subparsers(dest="theme_command", required=True)
-    build = theme_commands.add_parser("build", help="write the login theme JAR")
-    build.add_argument("--out", type=Path, default=Path("."), help="output folder")
-    build.add_argument(
-        "--public-url", help="the companion's URL (default: Keycloak's KCPR_PUBLIC_URL at run time)"
-    )
-    build.add_argument("--no-signup", action="store_true", help="hide the Register link")
-
-    demo = commands.add_parser(
-        "demo", help="start a real Keycloak, a mail sink and the service, all on this machine"
-    )
-    demo.add_argument("--port", type=int, default=8000, help="port for the service")
-    demo.add_argument("--keycloak-port", type=int, default=8080, help="port for Keycloak")
+    _add_templates(commands)
+    _add_theme(commands)
+    _add_demo(commands)
     return parser
 
 
-def _add_setup_realm(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_service(commands: Subcommands) -> None:
+    serve = commands.add_parser("serve", help="run the web service (and the outbox worker)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    commands.add_parser("worker", help="run only the outbox worker (sends the emails)")
+    commands.add_parser("check", help="check settings, Keycloak access and SMTP login")
+
+
+def _add_setup_realm(commands: Subcommands) -> None:
     setup = commands.add_parser(
         "setup-realm",
         help="prepare a realm for the companion (admin credentials from KCPR_ADMIN_*)",
@@ -82,51 +59,121 @@ def _add_setup_realm(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
 
 
+def _add_templates(commands: Subcommands) -> None:
+    test_mail = commands.add_parser(
+        "send-test-email", help="send a real sample email through its configured route"
+    )
+    test_mail.add_argument("--to", required=True, metavar="ADDRESS")
+    test_mail.add_argument("--kind", default="reset")
+    test_mail.add_argument("--locale", default="en")
+    templates = commands.add_parser("templates", help="preview or check the email templates")
+    template_commands = templates.add_subparsers(dest="templates_command", required=True)
+    preview = template_commands.add_parser("preview", help="write one kind rendered to files")
+    preview.add_argument("--kind", required=True)
+    preview.add_argument("--locale", default="en")
+    preview.add_argument("--out", type=Path, default=Path("preview"), help="output folder")
+    template_commands.add_parser(
+        "check", help="render every kind in every language; fail on errors or gaps"
+    )
+
+
+def _add_theme(commands: Subcommands) -> None:
+    theme = commands.add_parser("theme", help="the Keycloak login theme")
+    theme_commands = theme.add_subparsers(dest="theme_command", required=True)
+    build = theme_commands.add_parser("build", help="write the login theme JAR")
+    build.add_argument("--out", type=Path, default=Path("."), help="output folder")
+    build.add_argument(
+        "--public-url", help="the companion's URL (default: Keycloak's KCPR_PUBLIC_URL at run time)"
+    )
+    build.add_argument("--no-signup", action="store_true", help="hide the Register link")
+
+
+def _add_demo(commands: Subcommands) -> None:
+    demo = commands.add_parser(
+        "demo", help="start a real Keycloak, a mail sink and the service, all on this machine"
+    )
+    demo.add_argument("--port", type=int, default=8000, help="port for the service")
+    demo.add_argument("--keycloak-port", type=int, default=8080, help="port for Keycloak")
+
+
+# Each command's module is imported only when it runs: `serve` never loads the
+# demo stack, and `--help` stays fast.
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands.serve import run_serve
+
+    return run_serve(args.host, args.port)
+
+
+def _worker(_args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands.serve import run_worker
+
+    return run_worker()
+
+
+def _check(_args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands.check import run_check
+
+    return run_check()
+
+
+def _setup_realm(args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands.setup_realm import run_setup_realm
+
+    return run_setup_realm(
+        keycloak_url=args.keycloak_url,
+        realm=args.realm,
+        client_id=args.client_id,
+        theme=args.theme,
+        dry_run=args.dry_run,
+        show_secret=args.show_secret,
+    )
+
+
+def _send_test_email(args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands.templates import run_send_test
+
+    return run_send_test(args.to, args.kind, args.locale)
+
+
+def _templates(args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands import templates
+
+    if args.templates_command == "preview":
+        return templates.run_preview(args.kind, args.locale, args.out)
+    return templates.run_check_templates()
+
+
+def _theme(args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands.theme import run_theme_build
+
+    return run_theme_build(args.out, args.public_url, not args.no_signup)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands.demo import run_demo
+
+    return run_demo(port=args.port, keycloak_port=args.keycloak_port)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": _serve,
+    "worker": _worker,
+    "check": _check,
+    "setup-realm": _setup_realm,
+    "send-test-email": _send_test_email,
+    "templates": _templates,
+    "theme": _theme,
+    "demo": _demo,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging()
     try:
-        if args.command == "serve":
-            from keycloak_pwreset.commands.serve import run_serve
-
-            return run_serve(args.host, args.port)
-        if args.command == "worker":
-            from keycloak_pwreset.commands.serve import run_worker
-
-            return run_worker()
-        if args.command == "check":
-            from keycloak_pwreset.commands.check import run_check
-
-            return run_check()
-        if args.command == "setup-realm":
-            from keycloak_pwreset.commands.setup_realm import run_setup_realm
-
-            return run_setup_realm(
-                keycloak_url=args.keycloak_url,
-                realm=args.realm,
-                client_id=args.client_id,
-                theme=args.theme,
-                dry_run=args.dry_run,
-                show_secret=args.show_secret,
-            )
-        if args.command == "send-test-email":
-            from keycloak_pwreset.commands.templates import run_send_test
-
-            return run_send_test(args.to, args.kind, args.locale)
-        if args.command == "templates":
-            from keycloak_pwreset.commands import templates as cmd
-
-            if args.templates_command == "preview":
-                return cmd.run_preview(args.kind, args.locale, args.out)
-            return cmd.run_check_templates()
-        if args.command == "theme":
-            from keycloak_pwreset.commands.theme import run_theme_build
-
-            return run_theme_build(args.out, args.public_url, not args.no_signup)
-        if args.command == "demo":
-            from keycloak_pwreset.commands.demo import run_demo
-
-            return run_demo(port=args.port, keycloak_port=args.keycloak_port)
+        return COMMANDS[args.command](args)
     except PwresetError as exc:
         # Expected problems (bad settings, unreachable servers) are one line,
         # never a traceback.
@@ -134,4 +181,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    return 2
