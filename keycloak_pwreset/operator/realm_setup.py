@@ -21,7 +21,6 @@ from keycloak_pwreset.errors import KeycloakUnavailable, RealmSetupError
 from keycloak_pwreset.gateway import REQUIRED_ROLES
 
 SERVICE_CLIENT_ID = "keycloak-pwreset"
-DEFAULT_LOGIN_THEME = "keycloak-pwreset"
 MANAGEMENT_CLIENT = "realm-management"
 # A confidential client that can only sign itself in (client credentials): no browser login,
 # no password grant, nothing a person could sign in through.

@@ -39,15 +39,6 @@ class AdminSettings(BaseSettings):
     # The companion's own variables, so that where they are set no flags are needed.
     keycloak_url: str | None = Field(default=None, validation_alias="KCPR_KEYCLOAK_URL")
     target_realm: str | None = Field(default=None, validation_alias="KCPR_REALM")
-    # The service's KCPR_PROTECTED_ROLES: its client roles get the marker role.
-    protected_roles: list[str] = Field(
-        default_factory=list, validation_alias="KCPR_PROTECTED_ROLES"
-    )
-
-    @property
-    def protected_client_roles(self) -> tuple[str, ...]:
-        return tuple(name for name in self.protected_roles if "/" in name)
-
     @field_validator("*", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object, info: ValidationInfo) -> object:
