@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import smtplib
 import ssl
@@ -11,8 +10,6 @@ from typing import Protocol
 
 from keycloak_pwreset.errors import MailDeliveryError, MailRejected
 from keycloak_pwreset.settings import SmtpSecurity, SmtpSettings
-
-log = logging.getLogger(__name__)
 
 
 class Transport(Protocol):
