@@ -3,7 +3,7 @@
 Shared by tests/integration and tests/e2e, so that a run starts Keycloak once.
 
 Everything runs as local processes on 127.0.0.1 through the same machinery as
-`keycloak-pwreset demo` (keycloak_pwreset.demo.stack).
+`keycloak-pwreset demo` (keycloak_pwreset_demo.stack).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Iterator
 import pytest
 from keycloak import KeycloakAdmin
 
-from keycloak_pwreset.demo.ports import free_port
-from keycloak_pwreset.demo.realm import RealmInfo
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
-from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
+from keycloak_pwreset_demo.ports import free_port
+from keycloak_pwreset_demo.realm import RealmInfo
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from tests.helpers import FIGURES, Account, Browser
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import requests
 
-from keycloak_pwreset.demo.smtp_sink import ReceivedMail, SmtpSink
-from keycloak_pwreset.demo.stack import DemoUser, ServiceHandle
+from keycloak_pwreset_demo.smtp_sink import ReceivedMail, SmtpSink
+from keycloak_pwreset_demo.stack import DemoUser, ServiceHandle
 
 FIGURES: dict[str, str] = {}
 

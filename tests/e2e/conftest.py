@@ -21,7 +21,7 @@ import pytest
 from keycloak import KeycloakAdmin
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from keycloak_pwreset.demo.realm import RealmInfo
+from keycloak_pwreset_demo.realm import RealmInfo
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path("artifacts") / "e2e"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import secrets
 
-from keycloak_pwreset.demo.realm import RealmInfo
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
-from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from keycloak_pwreset.i18n import translations
+from keycloak_pwreset_demo.realm import RealmInfo
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from tests.e2e.conftest import Callback, Steps, authorization_url
 from tests.integration.test_reset_flow import wait_count
 

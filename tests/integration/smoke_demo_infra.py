@@ -10,10 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from keycloak_pwreset.demo.errors import DemoError
-from keycloak_pwreset.demo.keycloak_dist import ensure_distribution, find_java_home
-from keycloak_pwreset.demo.keycloak_server import KeycloakServer
-from keycloak_pwreset.demo.realm import create_realm, create_user, password_grant
+from keycloak_pwreset_demo.errors import DemoError
+from keycloak_pwreset_demo.keycloak_dist import ensure_distribution, find_java_home
+from keycloak_pwreset_demo.keycloak_server import KeycloakServer
+from keycloak_pwreset_demo.realm import create_realm, create_user, password_grant
 
 
 def main() -> int:

@@ -16,10 +16,10 @@ import pytest
 import requests
 from keycloak import KeycloakAdmin
 
-from keycloak_pwreset.demo.realm import RealmInfo
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
-from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from keycloak_pwreset.gateway import KeycloakGateway
+from keycloak_pwreset_demo.realm import RealmInfo
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from tests.helpers import Account, Browser, data_result
 from tests.integration.test_reset_flow import (
     NEW_PASSWORD,

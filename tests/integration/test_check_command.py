@@ -8,10 +8,10 @@ import pytest
 from keycloak import KeycloakAdmin
 
 from keycloak_pwreset.cli import main
-from keycloak_pwreset.demo.ports import free_port
-from keycloak_pwreset.demo.realm import RealmInfo
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
-from keycloak_pwreset.demo.stack import KeycloakHandle
+from keycloak_pwreset_demo.ports import free_port
+from keycloak_pwreset_demo.realm import RealmInfo
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.stack import KeycloakHandle
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, realm: RealmInfo, smtp_port: int) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from keycloak_pwreset.demo.realm import RealmInfo
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
-from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from keycloak_pwreset.i18n import translations
+from keycloak_pwreset_demo.realm import RealmInfo
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from tests.conftest import TEST_LIMITS
 from tests.helpers import Browser, reset_link
 from tests.integration.test_reset_flow import mails, wait_count

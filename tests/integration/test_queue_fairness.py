@@ -14,10 +14,10 @@ import time
 
 from sqlalchemy import delete, func, select
 
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
-from keycloak_pwreset.demo.stack import ServiceHandle
 from keycloak_pwreset.store.models import OutboxItem
 from keycloak_pwreset.store.outbox import Outbox
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.stack import ServiceHandle
 from tests.helpers import FIGURES, Account, Browser
 
 FLOOD_NETWORK = "198.51.100.0"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from keycloak_pwreset.demo.ports import free_port
-from keycloak_pwreset.demo.realm import RealmInfo
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
-from keycloak_pwreset.demo.stack import ServiceHandle
+from keycloak_pwreset_demo.ports import free_port
+from keycloak_pwreset_demo.realm import RealmInfo
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.stack import ServiceHandle
 from tests.helpers import FIGURES, Account, Browser, data_result, reset_link
 from tests.integration.test_reset_flow import wait_count
 

@@ -8,9 +8,9 @@ import time
 
 import requests
 
-from keycloak_pwreset.demo.realm import RealmInfo, password_grant
-from keycloak_pwreset.demo.smtp_sink import ReceivedMail, SmtpSink
-from keycloak_pwreset.demo.stack import ServiceHandle
+from keycloak_pwreset_demo.realm import RealmInfo, password_grant
+from keycloak_pwreset_demo.smtp_sink import ReceivedMail, SmtpSink
+from keycloak_pwreset_demo.stack import ServiceHandle
 from tests.helpers import (
     FIGURES,
     Account,
@@ -134,7 +134,7 @@ def test_reset_end_to_end(
 def test_password_equal_to_username_is_refused_with_identity_code(
     browser: Browser, sink: SmtpSink, service: ServiceHandle, keycloak: object, realm: RealmInfo
 ) -> None:
-    from keycloak_pwreset.demo.stack import DemoUser, KeycloakHandle
+    from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle
 
     assert isinstance(keycloak, KeycloakHandle)
     user = DemoUser("Longname9User", "longname@example.org", "Original-pass1", "Long", "Name")

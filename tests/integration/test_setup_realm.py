@@ -13,10 +13,10 @@ import requests
 from keycloak import KeycloakAdmin
 
 from keycloak_pwreset.cli import main
-from keycloak_pwreset.demo.ports import free_port
-from keycloak_pwreset.demo.stack import KeycloakHandle
 from keycloak_pwreset.gateway import REQUIRED_ROLES, KeycloakGateway
 from keycloak_pwreset.operator.realm_setup import CLIENT_FLAGS, SERVICE_CLIENT_ID
+from keycloak_pwreset_demo.ports import free_port
+from keycloak_pwreset_demo.stack import KeycloakHandle
 
 THEME = "keycloak-pwreset"
 

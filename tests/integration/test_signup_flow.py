@@ -9,10 +9,10 @@ from pathlib import Path
 import requests
 from keycloak import KeycloakAdmin
 
-from keycloak_pwreset.demo.realm import RealmInfo, password_grant
-from keycloak_pwreset.demo.smtp_sink import ReceivedMail, SmtpSink
-from keycloak_pwreset.demo.stack import ServiceHandle
 from keycloak_pwreset.i18n import translations
+from keycloak_pwreset_demo.realm import RealmInfo, password_grant
+from keycloak_pwreset_demo.smtp_sink import ReceivedMail, SmtpSink
+from keycloak_pwreset_demo.stack import ServiceHandle
 from tests.helpers import Account, Browser, data_result
 from tests.integration.test_reset_flow import wait_count
 

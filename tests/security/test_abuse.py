@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from keycloak_pwreset.demo.realm import RealmInfo, password_grant
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
-from keycloak_pwreset.demo.stack import ServiceHandle
+from keycloak_pwreset_demo.realm import RealmInfo, password_grant
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.stack import ServiceHandle
 from tests.helpers import FIGURES, Account, Browser, reset_link
 from tests.integration.test_reset_flow import mails, wait_count
 

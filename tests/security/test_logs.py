@@ -17,8 +17,8 @@ import secrets
 import pytest
 import requests
 
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
-from keycloak_pwreset.demo.stack import ServiceHandle
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.stack import ServiceHandle
 from tests.helpers import Account, Browser, data_result, reset_link
 from tests.integration.test_reset_flow import wait_count
 from tests.integration.test_signup_flow import complete_link

@@ -19,9 +19,9 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from keycloak_pwreset.demo.realm import RealmInfo
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
-from keycloak_pwreset.demo.stack import ServiceHandle
+from keycloak_pwreset_demo.realm import RealmInfo
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.stack import ServiceHandle
 from tests.helpers import FIGURES, Account, Browser, data_result
 from tests.integration.test_reset_flow import mails, wait_count
 from tests.security.test_abuse import comparable, drained

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from keycloak_pwreset.demo.stack import ServiceHandle
+from keycloak_pwreset_demo.stack import ServiceHandle
 from tests.helpers import FIGURES, Account
 
 MODULES = "xss,sql,crlf,exec,file,redirect,csrf,methods,backup"

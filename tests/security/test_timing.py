@@ -44,9 +44,9 @@ import requests
 from keycloak import KeycloakAdmin
 from scipy.stats import ks_2samp
 
-from keycloak_pwreset.demo.ports import free_port
-from keycloak_pwreset.demo.realm import RealmInfo
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
+from keycloak_pwreset_demo.ports import free_port
+from keycloak_pwreset_demo.realm import RealmInfo
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
 from tests.helpers import FIGURES
 
 SAMPLES = 300  # per kind: existing and unknown

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from keycloak_pwreset.demo.errors import DemoError
-from keycloak_pwreset.demo.keycloak_dist import find_java_home, parse_java_major
+from keycloak_pwreset_demo.errors import DemoError
+from keycloak_pwreset_demo.keycloak_dist import find_java_home, parse_java_major
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from keycloak_pwreset.demo.errors import DemoError
-from keycloak_pwreset.demo.keycloak_dist import default_cache_dir, ensure_distribution
-from keycloak_pwreset.demo.locking import file_lock
+from keycloak_pwreset_demo.errors import DemoError
+from keycloak_pwreset_demo.keycloak_dist import default_cache_dir, ensure_distribution
+from keycloak_pwreset_demo.locking import file_lock
 
 VERSION = "99.0.0"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from keycloak_pwreset.demo.errors import DemoError
-from keycloak_pwreset.demo.keycloak_home import PROVIDER_MTIME, make_run_home
-from keycloak_pwreset.demo.keycloak_process import (
+from keycloak_pwreset_demo.errors import DemoError
+from keycloak_pwreset_demo.keycloak_home import PROVIDER_MTIME, make_run_home
+from keycloak_pwreset_demo.keycloak_process import (
     child_environment,
     failure_summary,
     launch,

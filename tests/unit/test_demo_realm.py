@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import responses
 
-from keycloak_pwreset.demo.errors import DemoError
-from keycloak_pwreset.demo.realm import password_grant
+from keycloak_pwreset_demo.errors import DemoError
+from keycloak_pwreset_demo.realm import password_grant
 
 TOKEN_URL = "http://kc.test/realms/demo/protocol/openid-connect/token"
 

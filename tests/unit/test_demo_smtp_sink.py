@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from keycloak_pwreset.demo.errors import DemoError
-from keycloak_pwreset.demo.mail_viewer import linkify
-from keycloak_pwreset.demo.smtp_sink import MailViewer, SmtpSink
+from keycloak_pwreset_demo.errors import DemoError
+from keycloak_pwreset_demo.mail_viewer import linkify
+from keycloak_pwreset_demo.smtp_sink import MailViewer, SmtpSink
 
 
 def make_message(

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from keycloak_pwreset.demo.errors import DemoError
+from keycloak_pwreset_demo.errors import DemoError
 
 _TIMEOUT = 30
 

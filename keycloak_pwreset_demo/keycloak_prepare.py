@@ -23,21 +23,21 @@ import json
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from keycloak_pwreset.demo.errors import DemoError
-from keycloak_pwreset.demo.keycloak_home import make_run_home
-from keycloak_pwreset.demo.keycloak_process import (
+from keycloak_pwreset_demo.errors import DemoError
+from keycloak_pwreset_demo.keycloak_home import make_run_home
+from keycloak_pwreset_demo.keycloak_process import (
     child_environment,
     launch,
     run_command,
     terminate,
     wait_ready,
 )
-from keycloak_pwreset.demo.locking import file_lock
-from keycloak_pwreset.demo.ports import LOOPBACK, free_port
+from keycloak_pwreset_demo.locking import file_lock
+from keycloak_pwreset_demo.ports import LOOPBACK, free_port
 
 # Bump when the build options or the template change, so old caches are not reused.
 _FORMAT = 2
@@ -125,8 +125,17 @@ def _prepare(
         java_home,
         {"KC_BOOTSTRAP_ADMIN_USERNAME": _TEMPLATE_ADMIN, "KC_BOOTSTRAP_ADMIN_PASSWORD": password},
     )
+    _build(home, env, log_dir / "build.log", progress)
+    start_log = log_dir / "first-start.log"
+    _first_start(home, env, start_log, progress)
+    return _save_template(home, tmp / "prepared", password, start_log)
+
+
+def _build(
+    home: Path, env: Mapping[str, str], build_log: Path, progress: Callable[[str], None]
+) -> None:
+    """``kc.sh build`` in ``home``: the optimized ``lib/quarkus`` every later start uses."""
     progress("Building an optimized Keycloak (once, about 30 s)…")
-    build_log = log_dir / "build.log"
     build_log.unlink(missing_ok=True)
     run_command(
         home,
@@ -135,8 +144,13 @@ def _prepare(
         log_path=build_log,
         timeout=_BUILD_TIMEOUT_SECONDS,
     )
+
+
+def _first_start(
+    home: Path, env: Mapping[str, str], start_log: Path, progress: Callable[[str], None]
+) -> None:
+    """Start and stop Keycloak once, so that it creates its database and the master realm."""
     progress("Creating the initial Keycloak database (once, about 30 s)…")
-    start_log = log_dir / "first-start.log"
     start_log.unlink(missing_ok=True)
     port = free_port()
     proc = launch(home, [*RUNTIME_OPTIONS, f"--http-port={port}"], env=env, log_path=start_log)
@@ -150,10 +164,13 @@ def _prepare(
         )
     finally:
         terminate(proc)  # a clean shutdown leaves a consistent H2 file to copy
+
+
+def _save_template(home: Path, out: Path, password: str, start_log: Path) -> Path:
+    """Copy the build, the database and its admin's credentials from ``home`` to ``out``."""
     database = home / "data" / "h2" / "keycloakdb.mv.db"
     if not database.is_file():
         raise DemoError(f"Keycloak created no database at {database}; see {start_log}")
-    out = tmp / "prepared"
     (out / "data" / "h2").mkdir(parents=True)
     shutil.copy2(database, out / "data" / "h2" / database.name)
     shutil.copytree(home / "lib" / "quarkus", out / "quarkus")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from keycloak_pwreset.demo.errors import DemoError
+from keycloak_pwreset_demo.errors import DemoError
 
 # Settings a user may have exported for their own Keycloak (KC_DB=postgres, JAVA_OPTS, …) would
 # silently change ours; the child gets none of them.

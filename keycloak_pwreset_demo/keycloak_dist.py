@@ -12,9 +12,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from keycloak_pwreset.demo.errors import DemoError
-from keycloak_pwreset.demo.java_runtime import find_java_home, parse_java_major
-from keycloak_pwreset.demo.locking import file_lock
+from keycloak_pwreset_demo.errors import DemoError
+from keycloak_pwreset_demo.java_runtime import find_java_home, parse_java_major
+from keycloak_pwreset_demo.locking import file_lock
 
 __all__ = [
     "KEYCLOAK_VERSION",

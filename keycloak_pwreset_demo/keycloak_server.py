@@ -7,17 +7,17 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from keycloak_pwreset.demo.admin_account import adopt_admin
-from keycloak_pwreset.demo.keycloak_home import make_run_home
-from keycloak_pwreset.demo.keycloak_prepare import RUNTIME_OPTIONS, ensure_prepared
-from keycloak_pwreset.demo.keycloak_process import (
+from keycloak_pwreset_demo.admin_account import adopt_admin
+from keycloak_pwreset_demo.keycloak_home import make_run_home
+from keycloak_pwreset_demo.keycloak_prepare import RUNTIME_OPTIONS, Prepared, ensure_prepared
+from keycloak_pwreset_demo.keycloak_process import (
     child_environment,
     launch,
     terminate,
     wait_ready,
 )
-from keycloak_pwreset.demo.ports import LOOPBACK, ensure_port_free, free_port
-from keycloak_pwreset.demo.running import Running
+from keycloak_pwreset_demo.ports import LOOPBACK, ensure_port_free, free_port
+from keycloak_pwreset_demo.running import Running
 
 
 class KeycloakServer(Running):
@@ -92,34 +92,13 @@ class KeycloakServer(Running):
             providers=self._providers,
             progress=self._progress,
         )
-        run_home = self._work_dir / "keycloak-home"
-        if not run_home.exists():
-            # Made aside and renamed, so an interrupted copy is never mistaken for a home.
-            partial = self._work_dir / ".keycloak-home-partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            make_run_home(
-                self._dist,
-                partial,
-                quarkus_from=prepared.quarkus_dir,
-                data_from=prepared.data_dir,
-                providers=self._providers,
-            )
-            partial.rename(run_home)
-        env = child_environment(
-            self._java_home,
-            # Only used if the database is new; the template's admin is swapped below.
-            {
-                **self._environment,
-                "KC_BOOTSTRAP_ADMIN_USERNAME": self._admin_user,
-                "KC_BOOTSTRAP_ADMIN_PASSWORD": self._admin_password,
-            },
-        )
+        run_home = self._ensure_run_home(prepared)
         self._progress(f"Starting Keycloak on {self.url} (log: {self.log_path})")
         began = time.monotonic()
         self._proc = launch(
             run_home,
             [*RUNTIME_OPTIONS, f"--http-port={self._port}"],
-            env=env,
+            env=self._child_environment(),
             log_path=self.log_path,
         )
         # Registered before waiting: a test run that crashes or is interrupted mid-start
@@ -133,19 +112,52 @@ class KeycloakServer(Running):
                 log_path=self.log_path,
                 progress=self._progress,
             )
-            marker = run_home / ".admin-adopted"
-            if not marker.exists():
-                adopt_admin(
-                    self.url,
-                    current=(prepared.admin_user, prepared.admin_password),
-                    wanted=(self._admin_user, self._admin_password),
-                )
-                marker.touch()
+            self._adopt_admin_once(run_home, prepared)
         except BaseException:
             self.stop()
             raise
         self._startup_seconds = time.monotonic() - began
         self._progress(f"Keycloak is ready ({self._startup_seconds:.1f} s)")
+
+    def _ensure_run_home(self, prepared: Prepared) -> Path:
+        """This server's own Keycloak home under ``work_dir``, made on the first start."""
+        run_home = self._work_dir / "keycloak-home"
+        if not run_home.exists():
+            # Made aside and renamed, so an interrupted copy is never mistaken for a home.
+            partial = self._work_dir / ".keycloak-home-partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            make_run_home(
+                self._dist,
+                partial,
+                quarkus_from=prepared.quarkus_dir,
+                data_from=prepared.data_dir,
+                providers=self._providers,
+            )
+            partial.rename(run_home)
+        return run_home
+
+    def _child_environment(self) -> dict[str, str]:
+        return child_environment(
+            self._java_home,
+            # Only used if the database is new; the template's admin is swapped after
+            # start-up (_adopt_admin_once).
+            {
+                **self._environment,
+                "KC_BOOTSTRAP_ADMIN_USERNAME": self._admin_user,
+                "KC_BOOTSTRAP_ADMIN_PASSWORD": self._admin_password,
+            },
+        )
+
+    def _adopt_admin_once(self, run_home: Path, prepared: Prepared) -> None:
+        """Swap the database template's admin for this server's, on its first start only."""
+        marker = run_home / ".admin-adopted"
+        if not marker.exists():
+            adopt_admin(
+                self.url,
+                current=(prepared.admin_user, prepared.admin_password),
+                wanted=(self._admin_user, self._admin_password),
+            )
+            marker.touch()
 
     def stop(self) -> None:
         """Stop Keycloak (SIGTERM, then SIGKILL); does nothing if it is not running."""

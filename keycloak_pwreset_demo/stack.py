@@ -13,21 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from keycloak_pwreset.demo.background_server import BackgroundServer
-from keycloak_pwreset.demo.keycloak_dist import ensure_distribution, find_java_home
-from keycloak_pwreset.demo.keycloak_server import KeycloakServer
-from keycloak_pwreset.demo.ports import free_port
-from keycloak_pwreset.demo.realm import RealmInfo, create_realm, create_user
-from keycloak_pwreset.demo.smtp_sink import SmtpSink
 from keycloak_pwreset.operator.theme_jar import THEME_NAME, build_theme_jar
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.settings import Settings, load_settings
 from keycloak_pwreset.web.app import create_app
-
-DEMO_REALM_POLICY = (
-    "length(8) and digits(1) and upperCase(1) and lowerCase(1) and notUsername "
-    "and passwordHistory(3)"
+from keycloak_pwreset_demo.background_server import BackgroundServer
+from keycloak_pwreset_demo.keycloak_dist import ensure_distribution, find_java_home
+from keycloak_pwreset_demo.keycloak_server import KeycloakServer
+from keycloak_pwreset_demo.ports import free_port
+from keycloak_pwreset_demo.realm import (
+    DEFAULT_PASSWORD_POLICY,
+    RealmInfo,
+    create_realm,
+    create_user,
 )
+from keycloak_pwreset_demo.smtp_sink import SmtpSink
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class KeycloakHandle:
     def new_realm(
         self,
         name: str,
-        password_policy: str = DEMO_REALM_POLICY,
+        password_policy: str = DEFAULT_PASSWORD_POLICY,
         *,
         login_theme: str | None = "",
     ) -> RealmInfo:

@@ -13,9 +13,9 @@ import requests
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 
-from keycloak_pwreset.demo.errors import DemoError
 from keycloak_pwreset.errors import PwresetError
 from keycloak_pwreset.operator.realm_setup import SERVICE_CLIENT_ID, client_secret, setup_realm
+from keycloak_pwreset_demo.errors import DemoError
 
 LOGIN_CLIENT_ID = "pwreset-login-test"
 DEFAULT_PASSWORD_POLICY = " and ".join(
@@ -58,8 +58,11 @@ def _admin_api(action: str) -> Iterator[None]:
         raise DemoError(f"Could not {action}: {exc}") from exc
 
 
-def _admin(server_url: str, admin_user: str, admin_password: str, realm: str) -> KeycloakAdmin:
-    # Log in to master (where the bootstrap admin lives) and act on `realm`.
+def admin_client(
+    server_url: str, admin_user: str, admin_password: str, realm: str
+) -> KeycloakAdmin:
+    """An admin API client that logs in to master (where the bootstrap admin lives) and acts
+    on ``realm``."""
     return KeycloakAdmin(
         server_url=server_url,
         username=admin_user,
@@ -85,7 +88,24 @@ def create_realm(
     The service's client, its roles and the realm switches come from ``setup_realm``, as on a
     real site, so the tests prove that set-up too. Only what is test-only is made here.
     """
-    settings: dict[str, Any] = {
+    settings = _realm_settings(realm, password_policy)
+    with _admin_api(f"set up realm {realm!r}"):
+        admin = admin_client(server_url, admin_user, admin_password, realm)
+        exists = any(r["realm"] == realm for r in admin.get_realms())
+        if exists and recreate:
+            admin.delete_realm(realm)
+        if exists and not recreate:
+            admin.update_realm(realm, settings)
+        else:
+            admin.create_realm(settings)
+        setup_realm(admin, realm, client_id=SERVICE_CLIENT_ID, login_theme=login_theme)
+        _create_login_client(admin)
+        secret = client_secret(admin, SERVICE_CLIENT_ID)
+    return RealmInfo(server_url, realm, SERVICE_CLIENT_ID, secret, LOGIN_CLIENT_ID)
+
+
+def _realm_settings(realm: str, password_policy: str) -> dict[str, Any]:
+    return {
         "realm": realm,
         "enabled": True,
         "loginWithEmailAllowed": True,
@@ -95,28 +115,20 @@ def create_realm(
         "defaultLocale": "en",
         "passwordPolicy": password_policy,
     }
-    with _admin_api(f"set up realm {realm!r}"):
-        admin = _admin(server_url, admin_user, admin_password, realm)
-        exists = any(r["realm"] == realm for r in admin.get_realms())
-        if exists and recreate:
-            admin.delete_realm(realm)
-        if exists and not recreate:
-            admin.update_realm(realm, settings)
-        else:
-            admin.create_realm(settings)
-        setup_realm(admin, realm, client_id=SERVICE_CLIENT_ID, login_theme=login_theme)
-        admin.create_client(
-            {
-                "clientId": LOGIN_CLIENT_ID,
-                "enabled": True,
-                "publicClient": True,
-                "directAccessGrantsEnabled": True,
-                "standardFlowEnabled": False,
-            },
-            skip_exists=True,
-        )
-        secret = client_secret(admin, SERVICE_CLIENT_ID)
-    return RealmInfo(server_url, realm, SERVICE_CLIENT_ID, secret, LOGIN_CLIENT_ID)
+
+
+def _create_login_client(admin: KeycloakAdmin) -> None:
+    """The public client that tests sign in with (``password_grant``), if not there yet."""
+    admin.create_client(
+        {
+            "clientId": LOGIN_CLIENT_ID,
+            "enabled": True,
+            "publicClient": True,
+            "directAccessGrantsEnabled": True,
+            "standardFlowEnabled": False,
+        },
+        skip_exists=True,
+    )
 
 
 def create_user(
@@ -150,7 +162,7 @@ def create_user(
     if locale is not None:
         user["attributes"] = {"locale": [locale]}
     with _admin_api(f"create user {username!r}"):
-        admin = _admin(server_url, admin_user, admin_password, realm)
+        admin = admin_client(server_url, admin_user, admin_password, realm)
         return str(admin.create_user(user))
 
 

@@ -2,7 +2,7 @@
 
 import socket
 
-from keycloak_pwreset.demo.errors import DemoError
+from keycloak_pwreset_demo.errors import DemoError
 
 LOOPBACK = "127.0.0.1"
 

@@ -11,8 +11,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from keycloak_pwreset.demo.ports import LOOPBACK
-from keycloak_pwreset.demo.received_mail import ReceivedMail
+from keycloak_pwreset_demo.ports import LOOPBACK
+from keycloak_pwreset_demo.received_mail import ReceivedMail
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _TRAILING_PUNCTUATION = ".,;:!?)]}"

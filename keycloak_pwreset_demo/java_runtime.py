@@ -5,7 +5,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from keycloak_pwreset.demo.errors import DemoError
+from keycloak_pwreset_demo.errors import DemoError
 
 JAVA_HOME_ENV = "KCPR_JAVA_HOME"
 

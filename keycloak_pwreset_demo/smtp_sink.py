@@ -11,11 +11,11 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from keycloak_pwreset.demo.errors import DemoError
-from keycloak_pwreset.demo.mail_viewer import MailViewer
-from keycloak_pwreset.demo.ports import LOOPBACK, ensure_port_free, free_port
-from keycloak_pwreset.demo.received_mail import ReceivedMail
-from keycloak_pwreset.demo.running import Running
+from keycloak_pwreset_demo.errors import DemoError
+from keycloak_pwreset_demo.mail_viewer import MailViewer
+from keycloak_pwreset_demo.ports import LOOPBACK, ensure_port_free, free_port
+from keycloak_pwreset_demo.received_mail import ReceivedMail
+from keycloak_pwreset_demo.running import Running
 
 __all__ = ["MailViewer", "ReceivedMail", "SmtpSink"]
 
