@@ -50,5 +50,13 @@ class MailRejected(MailDeliveryError):
     """
 
 
+class UnreadablePayload(PwresetError):
+    """A job's payload (or a sign-up link's data) that cannot be read: trying again cannot help.
+
+    Its message names the kind and the fields at fault, never their values:
+    payloads hold email addresses, and the message is logged and kept in the row.
+    """
+
+
 class LeaseLost(PwresetError):
     """A worker tried to finish an outbox job whose lease another worker took over."""

@@ -72,14 +72,27 @@ class KeycloakUser:
 
 
 @dataclass(frozen=True)
-class NewAccount:
+class SignupRequest:
+    """The fields of an account someone asked for: one shape from the form to Keycloak.
+
+    The web layer reads them from a form or a JSON body, the sign-up flow cleans
+    them, and they travel through the outbox job and the link's token
+    (flows/jobs.py maps them to and from that JSON) to the account's creation.
+    """
+
     email: str
     first_name: str
     last_name: str
-    password: str
     username: str = ""
     locale: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewAccount(SignupRequest):
+    """A sign-up's account as it is created: the fields asked for, its password, its groups."""
+
+    password: str
     groups: tuple[str, ...] = ()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from keycloak_pwreset.store.link_tokens import TokenStore
 from keycloak_pwreset.store.outbox import Outbox
 from keycloak_pwreset.store.retention import sweep
 from keycloak_pwreset.store.sent_emails import SentEmails
-from keycloak_pwreset.worker import Worker
+from keycloak_pwreset.worker import Handler, Worker
 
 
 @dataclass
@@ -59,10 +60,27 @@ def build_services(
     """The production wiring; tests pass fakes for the parts they replace."""
     db = db or open_database(settings.database_url)
     gateway = gateway or keycloak_gateway(settings)
-    languages = Languages(settings.locales, settings.default_locale)
     mailer = build_mailer(settings, transport)
     outbox = Outbox(db, clock)
     tokens = TokenStore(db, clock)
+    reset, signup = build_flows(settings, db, clock, gateway, mailer, outbox, tokens)
+    # Sign-up jobs already queued are still done after sign-up is switched off.
+    worker = build_worker(settings, db, clock, outbox, {**reset.handlers(), **signup.handlers()})
+    reset.wake_worker = signup.wake_worker = worker.wake
+    captcha = captcha or build_verifier(settings.captcha, settings.public_url)
+    return Services(settings, db, gateway, mailer, outbox, tokens, reset, signup, worker, captcha)
+
+
+def build_flows(
+    settings: Settings,
+    db: Database,
+    clock: Clock,
+    gateway: Gateway,
+    mailer: Mailer,
+    outbox: Outbox,
+    tokens: TokenStore,
+) -> tuple[ResetFlow, SignupFlow]:
+    """The reset and sign-up flows, built on the same parts (flows/base.py's Flow)."""
     common: dict[str, Any] = {
         "tokens": tokens,
         "outbox": outbox,
@@ -72,7 +90,7 @@ def build_services(
         "ttl": timedelta(minutes=settings.token_ttl_minutes),
         "site_name": settings.realm,
         "sent": SentEmails(db, clock),
-        "languages": languages,
+        "languages": Languages(settings.locales, settings.default_locale),
         "emails_per_account_per_client_per_hour": (
             settings.limits.emails_per_account_per_client_per_hour
         ),
@@ -83,19 +101,20 @@ def build_services(
         unknown_account_notice=settings.unknown_account_notice,
         signup_url=f"{settings.public_url}/signup" if settings.signup_enabled else "",
     )
-    signup = SignupFlow(**common, default_groups=tuple(settings.signup_default_groups))
-    # Sign-up jobs already queued are still done after sign-up is switched off.
-    handlers = {**reset.handlers(), **signup.handlers()}
-    worker = Worker(
+    return reset, SignupFlow(**common, default_groups=tuple(settings.signup_default_groups))
+
+
+def build_worker(
+    settings: Settings, db: Database, clock: Clock, outbox: Outbox, handlers: Mapping[str, Handler]
+) -> Worker:
+    """The outbox's worker, which also runs the retention sweep once an hour."""
+    return Worker(
         outbox,
         handlers,
         poll_seconds=settings.worker_poll_seconds,
         retention=lambda: sweep(db, clock, settings.retention),
         clock=clock,
     )
-    reset.wake_worker = signup.wake_worker = worker.wake
-    captcha = captcha or build_verifier(settings.captcha, settings.public_url)
-    return Services(settings, db, gateway, mailer, outbox, tokens, reset, signup, worker, captcha)
 
 
 def keycloak_gateway(settings: Settings) -> KeycloakGateway:

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.clock import Clock, utc_now
-from keycloak_pwreset.errors import LeaseLost, MailRejected, PwresetError
+from keycloak_pwreset.errors import LeaseLost, MailRejected, PwresetError, UnreadablePayload
 from keycloak_pwreset.store.outbox import LEASE, Outbox, OutboxJob
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], None]
+J = TypeVar("J")
 
 # Woken by a request, the worker first lets the answer travel: its work for a real
 # account (token, email) must not compete with that answer for the CPU, or answers
@@ -75,11 +75,41 @@ class Heartbeat:
                 log.exception("could not renew an outbox lease")
 
 
+class Handler:
+    """One kind of job: how to read its row's payload, and how to do it.
+
+    Generic in its constructor only: mypy checks that ``run`` takes what
+    ``decode`` makes, and the worker still holds every kind in one mapping.
+    """
+
+    def __init__(
+        self, decode: Callable[[Mapping[str, object]], J], run: Callable[[J], None]
+    ) -> None:
+        self._decode: Callable[[Mapping[str, object]], object] = decode
+        self._run: Callable[[Any], None] = run
+
+    def __call__(self, job: OutboxJob) -> None:
+        """Read the job, then do it; UnreadablePayload if it cannot be read.
+
+        Reading is pure: a payload that cannot be read now never will be, so
+        whatever goes wrong while reading is permanent. Only its type is kept,
+        never its message, which could quote the payload.
+        """
+        try:
+            work = self._decode(job.payload)
+        except UnreadablePayload:
+            raise
+        except Exception as exc:
+            reason = f"the {job.kind} payload cannot be read ({type(exc).__name__})"
+            raise UnreadablePayload(reason) from None
+        self._run(work)
+
+
 class Worker:
     def __init__(
         self,
         outbox: Outbox,
-        handlers: dict[str, Handler],
+        handlers: Mapping[str, Handler],
         *,
         poll_seconds: float = 2.0,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
@@ -127,8 +157,8 @@ class Worker:
         try:
             if handler is None:
                 raise PwresetError(f"no handler for job kind {job.kind!r}")
-            handler(job.payload)
-        except MailRejected as exc:  # refused for good: retrying cannot help
+            handler(job)
+        except (MailRejected, UnreadablePayload) as exc:  # for good: retrying cannot help
             self.outbox.fail(job, str(exc))
             audit("job_failed", kind=job.kind, reason=str(exc))
             log.warning("job %s #%d failed for good: %s", job.kind, job.id, exc)

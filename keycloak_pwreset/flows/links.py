@@ -10,14 +10,15 @@ is down or refuses us, so that an outage never costs anyone their link.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlencode
 
 from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable, PwresetError
 from keycloak_pwreset.flows.base import Flow
+from keycloak_pwreset.flows.jobs import Job, RequestJob
 from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.store.link_tokens import TokenInfo
@@ -63,7 +64,7 @@ Action = Callable[[TokenInfo], tuple[Result, Spend]]
 
 
 class LinkFlow(Flow):
-    def accept(self, job: str, payload: dict[str, Any], *, client: str, key: str) -> Result:
+    def accept(self, job: RequestJob, *, key: str) -> Result:
         """Accept a person's request: one outbox row and nothing else, for every account.
 
         Looking the account up and sending the email happen in the worker, so
@@ -72,23 +73,21 @@ class LinkFlow(Flow):
         an error only for real accounts). The worker is not woken here: the web
         layer wakes it once the answer has left (web/after_answer.py), so that
         its work for a real account cannot slow that answer down. Requests with
-        the same ``key`` from the same client network that wait together are one
-        job; from another network they never are, so a stranger's flood cannot
-        swallow the owner's request.
+        the same ``key`` from the same client network (``job.client``) that wait
+        together are one job; from another network they never are, so a
+        stranger's flood cannot swallow the owner's request.
         """
         self.enqueue(
             job,
-            {**payload, "client": client},
-            client=client,
-            coalesce_key=f"{job}:{client}:{key}"[:128],
+            client=job.client,
+            coalesce_key=f"{job.KIND}:{job.client}:{key}"[:128],
             wake=False,
         )
         return Result.SUCCESS
 
     def enqueue(
         self,
-        job: str,
-        payload: dict[str, Any],
+        job: Job,
         *,
         client: str = "",
         coalesce_key: str | None = None,
@@ -99,7 +98,7 @@ class LinkFlow(Flow):
         ``client`` is the asking client's network (fairness between clients);
         a ``coalesce_key`` makes a request that is already waiting absorb this one.
         """
-        self.outbox.add(job, payload, client=client, coalesce_key=coalesce_key)
+        self.outbox.add(job.KIND, job.to_payload(), client=client, coalesce_key=coalesce_key)
         if wake:
             self.wake_worker()
 
@@ -117,15 +116,19 @@ class LinkFlow(Flow):
         kind: str,
         locale: str,
         send: LinkEmail,
-        **owner: Any,
+        user_id: str = "",
+        email: str = "",
+        data: Mapping[str, object] | None = None,
     ) -> None:
-        """Mint a link for ``owner`` (user_id, email, data), email it with ``send``, count it.
+        """Mint a link for its owner (an account, or an address with ``data``), email it, count it.
 
         A link whose email did not leave is deleted (the retry mints another):
         it never reached anyone, so it must neither stay valid nor count
         against the account's cooldown.
         """
-        token = self.tokens.issue(purpose=purpose, ttl=self.ttl, locale=locale, **owner)
+        token = self.tokens.issue(
+            purpose=purpose, ttl=self.ttl, locale=locale, user_id=user_id, email=email, data=data
+        )
         with self.tokens.discarded_if_unsent(token):
             send(
                 self.mailer,

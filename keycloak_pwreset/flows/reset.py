@@ -8,14 +8,12 @@ a link, its email, and the one Keycloak action, setting the password.
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import AccountNotFound
+from keycloak_pwreset.flows.jobs import LogoutSessionsJob, PasswordChangedJob, ResetRequestJob
 from keycloak_pwreset.flows.links import RESET_LINK_PATH, LinkFlow, Spend
 from keycloak_pwreset.mail.emails import (
     send_no_account_email,
@@ -31,13 +29,9 @@ from keycloak_pwreset.validation import (
     clean_locale,
     normalize_email,
 )
-
-log = logging.getLogger(__name__)
+from keycloak_pwreset.worker import Handler
 
 PURPOSE = "reset"
-REQUEST_JOB = "reset_request"
-CHANGED_JOB = "password_changed"
-LOGOUT_JOB = "logout_sessions"
 
 
 @dataclass
@@ -63,12 +57,13 @@ class ResetFlow(LinkFlow):
         problem = check_field(identifier, MAX_IDENTIFIER)
         if problem:
             return problem
-        payload = {
-            "identifier": identifier,
-            "locale": clean_locale(locale),
-            "page_locale": clean_locale(page_locale),
-        }
-        return self.accept(REQUEST_JOB, payload, client=client, key=identifier.lower())
+        job = ResetRequestJob(
+            identifier,
+            locale=clean_locale(locale),
+            page_locale=clean_locale(page_locale),
+            client=client,
+        )
+        return self.accept(job, key=identifier.lower())
 
     def check(self, token: str) -> TokenInfo | None:
         """Is this link usable? Does not use it up (mail scanners open links too)."""
@@ -118,38 +113,38 @@ class ResetFlow(LinkFlow):
         # Whoever knew the old password may hold a session: the worker ends
         # them all as soon as this answer has left (and retries if Keycloak
         # hiccups), which keeps the completion itself to three Keycloak calls.
-        self.enqueue(LOGOUT_JOB, {"user_id": claimed.user_id})
-        self.enqueue(CHANGED_JOB, {"user_id": claimed.user_id, "locale": claimed.locale})
+        self.enqueue(LogoutSessionsJob(claimed.user_id))
+        self.enqueue(PasswordChangedJob(claimed.user_id, claimed.locale))
         audit("password_changed", account_id=claimed.user_id)
 
     # -- worker side ----------------------------------------------------------
 
-    def handlers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
+    def handlers(self) -> dict[str, Handler]:
         return {
-            REQUEST_JOB: self.process_request,
-            CHANGED_JOB: self.process_changed,
-            LOGOUT_JOB: self.process_logout,
+            ResetRequestJob.KIND: Handler(ResetRequestJob.from_payload, self.process_request),
+            PasswordChangedJob.KIND: Handler(PasswordChangedJob.from_payload, self.process_changed),
+            LogoutSessionsJob.KIND: Handler(LogoutSessionsJob.from_payload, self.process_logout),
         }
 
-    def process_request(self, payload: dict[str, Any]) -> None:
+    def process_request(self, job: ResetRequestJob) -> None:
         """Look the account up; if it may have one, mint a token and email the link.
 
         Raising (Keycloak or SMTP down) leaves the job in the outbox for a
         later attempt, which mints a fresh token that supersedes this one.
         """
-        network = str(payload.get("client", ""))
-        user = self.gateway.find_user(str(payload["identifier"]))
+        network = job.client
+        user = self.gateway.find_user(job.identifier)
         if user is None or not user.email:
             # Return as if we did, to avoid leaking registered accounts.
             audit("reset_no_account")
             if self.unknown_account_notice:
-                self._tell_no_account(payload, network)
+                self._tell_no_account(job)
             return
         if self.privileged(user.id):  # an administrator's password is not ours to set
             return
         if self.over_email_limit(user.id, network):
             return
-        locale = self.languages.pick(payload.get("locale"), user.locale, payload.get("page_locale"))
+        locale = self.languages.pick(job.locale, user.locale, job.page_locale)
         self.send_link(
             purpose=PURPOSE,
             path=RESET_LINK_PATH,
@@ -162,7 +157,7 @@ class ResetFlow(LinkFlow):
             email=user.email,
         )
 
-    def _tell_no_account(self, payload: dict[str, Any], network: str) -> None:
+    def _tell_no_account(self, job: ResetRequestJob) -> None:
         """Email an address with no account that someone asked to reset "its" password.
 
         Only to something that is an email address (a username has nowhere to
@@ -170,10 +165,10 @@ class ResetFlow(LinkFlow):
         email carries nothing the requester typed but the address itself, so
         it cannot be used to send someone a message of one's own.
         """
-        address = normalize_email(str(payload["identifier"]))
-        if address is None or self.over_email_limit(address, network):
+        address = normalize_email(job.identifier)
+        if address is None or self.over_email_limit(address, job.client):
             return
-        locale = self.languages.pick(payload.get("locale"), payload.get("page_locale"))
+        locale = self.languages.pick(job.locale, job.page_locale)
         send_no_account_email(
             self.mailer,
             locale=locale,
@@ -182,20 +177,20 @@ class ResetFlow(LinkFlow):
             signup_url=self.signup_url,
             site_name=self.site_name,
         )
-        self.count_email(address, network, "no-account", locale)
+        self.count_email(address, job.client, "no-account", locale)
 
-    def process_changed(self, payload: dict[str, Any]) -> None:
-        user = self.gateway.get_user(str(payload["user_id"]))
+    def process_changed(self, job: PasswordChangedJob) -> None:
+        user = self.gateway.get_user(job.user_id)
         if user is None or not user.email:
             return
         send_password_changed_email(
             self.mailer,
-            locale=self.languages.pick(payload.get("locale"), user.locale),
+            locale=self.languages.pick(job.locale, user.locale),
             user=user,
             reset_url=f"{self.public_url}/forgot-password",
             site_name=self.site_name,
         )
 
-    def process_logout(self, payload: dict[str, Any]) -> None:
+    def process_logout(self, job: LogoutSessionsJob) -> None:
         with contextlib.suppress(AccountNotFound):  # no account, no sessions: done
-            self.gateway.logout(str(payload["user_id"]))
+            self.gateway.logout(job.user_id)

@@ -15,15 +15,13 @@ account-exists email greets the owner by the account's own name.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, replace
 from functools import partial
-from typing import Any
 
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import AccountExists
 from keycloak_pwreset.flows import reset
+from keycloak_pwreset.flows.jobs import SignupRequestJob, applicant_from_link, link_data
 from keycloak_pwreset.flows.links import (
     RESET_LINK_PATH,
     SIGNUP_LINK_PATH,
@@ -32,6 +30,7 @@ from keycloak_pwreset.flows.links import (
     Spend,
 )
 from keycloak_pwreset.gateway import KeycloakUser, NewAccount, SignupRules
+from keycloak_pwreset.gateway import SignupRequest as SignupRequest
 from keycloak_pwreset.mail.emails import send_account_exists_email, send_signup_email
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.store.link_tokens import TokenInfo
@@ -44,21 +43,9 @@ from keycloak_pwreset.validation import (
     clean_locale,
     normalize_email,
 )
-
-log = logging.getLogger(__name__)
+from keycloak_pwreset.worker import Handler
 
 PURPOSE = "signup"
-REQUEST_JOB = "signup_request"
-
-
-@dataclass(frozen=True)
-class SignupRequest:
-    email: str
-    first_name: str
-    last_name: str
-    username: str = ""
-    locale: str = ""
-    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,16 +83,15 @@ class SignupFlow(LinkFlow):
         problem = self.validate(request, rules)
         if problem:
             return problem
-        email = normalize_email(request.email.strip()) or ""
-        payload = {
-            "email": email,
-            "first_name": request.first_name.strip(),
-            "last_name": request.last_name.strip(),
-            "username": "" if rules.email_as_username else request.username.strip(),
-            "attributes": {a.name: request.attributes[a.name] for a in rules.extra_attributes},
-            "locale": self.languages.pick(clean_locale(request.locale)),
-        }
-        return self.accept(REQUEST_JOB, payload, client=client, key=email)
+        applicant = SignupRequest(
+            email=normalize_email(request.email.strip()) or "",
+            first_name=request.first_name.strip(),
+            last_name=request.last_name.strip(),
+            username="" if rules.email_as_username else request.username.strip(),
+            locale=self.languages.pick(clean_locale(request.locale)),
+            attributes={a.name: request.attributes[a.name] for a in rules.extra_attributes},
+        )
+        return self.accept(SignupRequestJob(applicant, client=client), key=applicant.email)
 
     def check(self, token: str) -> TokenInfo | None:
         return self.tokens.find_live(token, PURPOSE)
@@ -119,7 +105,7 @@ class SignupFlow(LinkFlow):
             return Redeemed(Result.LINK_EXPIRED)
         # A realm that uses emails as usernames asked for none: a submitted one
         # is ignored, never passed on.
-        wants_username = bool(pending.data.get("username"))
+        wants_username = bool(applicant_from_link(pending).username)
         username = username if wants_username else None
         problem = check_new_password(password, confirmation)
         if problem is None and username is not None:
@@ -130,17 +116,9 @@ class SignupFlow(LinkFlow):
 
     def _create(self, link: TokenInfo, password: str, username: str | None) -> tuple[Result, Spend]:
         """Create the enabled, verified account with its password, in one Keycloak call."""
-        data = link.data
-        account = NewAccount(
-            email=link.email,
-            first_name=str(data.get("first_name", "")),
-            last_name=str(data.get("last_name", "")),
-            password=password,
-            username=(username or str(data.get("username", ""))).strip(),
-            locale=link.locale,
-            attributes={str(k): str(v) for k, v in dict(data.get("attributes", {})).items()},
-            groups=self.default_groups,
-        )
+        applicant = applicant_from_link(link)
+        applicant = replace(applicant, username=(username or applicant.username).strip())
+        account = NewAccount(**asdict(applicant), password=password, groups=self.default_groups)
         try:
             result = self.gateway.create_user(account)
         except AccountExists as exc:
@@ -158,13 +136,11 @@ class SignupFlow(LinkFlow):
 
     # -- worker side ----------------------------------------------------------
 
-    def handlers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
-        return {REQUEST_JOB: self.process_request}
+    def handlers(self) -> dict[str, Handler]:
+        return {SignupRequestJob.KIND: Handler(SignupRequestJob.from_payload, self.process_request)}
 
-    def process_request(self, payload: dict[str, Any]) -> None:
-        email = str(payload["email"])
-        locale = str(payload.get("locale", ""))
-        network = str(payload.get("client", ""))
+    def process_request(self, job: SignupRequestJob) -> None:
+        email, locale, network = job.applicant.email, job.applicant.locale, job.client
         rules = self.gateway.signup_rules()
         existing = self.gateway.find_user_by_email(email)
         if existing is not None and not rules.duplicate_emails:
@@ -184,12 +160,7 @@ class SignupFlow(LinkFlow):
             locale=locale,
             send=partial(send_signup_email, to=email),
             email=email,
-            data={
-                "first_name": payload.get("first_name", ""),
-                "last_name": payload.get("last_name", ""),
-                "username": payload.get("username", ""),
-                "attributes": payload.get("attributes", {}),
-            },
+            data=link_data(job.applicant),
         )
 
     def _may_get_reset_link(self, existing: KeycloakUser) -> bool:

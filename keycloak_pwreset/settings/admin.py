@@ -39,6 +39,7 @@ class AdminSettings(BaseSettings):
     # The companion's own variables, so that where they are set no flags are needed.
     keycloak_url: str | None = Field(default=None, validation_alias="KCPR_KEYCLOAK_URL")
     target_realm: str | None = Field(default=None, validation_alias="KCPR_REALM")
+
     @field_validator("*", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object, info: ValidationInfo) -> object:

@@ -15,7 +15,7 @@ Rules enforced here, in SQL, so that every caller gets them:
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -44,7 +44,7 @@ class TokenInfo:
     user_id: str
     email: str
     locale: str
-    data: dict[str, Any]
+    data: Mapping[str, object]  # JSON, as stored: a sign-up's pending fields (flows/jobs.py)
     expires_at: datetime
     # The claim this copy was handed by ``claim``: only its holder may consume
     # or release the token. Empty for copies from ``find_live``.
@@ -87,7 +87,7 @@ class TokenStore:
         user_id: str = "",
         email: str = "",
         locale: str = "",
-        data: dict[str, Any] | None = None,
+        data: Mapping[str, object] | None = None,
     ) -> str:
         """Mint a token, revoking the account's earlier live ones; return the raw token."""
         token = make_token()
@@ -107,7 +107,7 @@ class TokenStore:
                     user_id=user_id,
                     email=email,
                     locale=locale,
-                    data=data or {},
+                    data=dict(data or {}),
                     created_at=now,
                     expires_at=now + ttl,
                 )

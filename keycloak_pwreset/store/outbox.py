@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,7 +47,8 @@ MAX_ATTEMPTS = 60
 class OutboxJob:
     id: int
     kind: str
-    payload: dict[str, Any]
+    # The row's JSON as stored: flows/jobs.py reads it as its kind's job.
+    payload: Mapping[str, object]
     attempts: int
     # The lease this copy was handed by ``lease_due``: finishing the job
     # (``complete``, ``retry_later``, ``fail``) acts only while it is still held.
@@ -96,7 +98,7 @@ class Outbox:
     def add(
         self,
         kind: str,
-        payload: dict[str, Any],
+        payload: Mapping[str, object],
         *,
         client: str = "",
         coalesce_key: str | None = None,
@@ -112,7 +114,7 @@ class Outbox:
         now = self._clock()
         values: dict[str, Any] = {
             "kind": kind,
-            "payload": payload,
+            "payload": dict(payload),
             "created_at": now,
             "attempts": 0,
             "next_attempt_at": now,
@@ -173,9 +175,8 @@ class Outbox:
                 if not _changed_one(result):
                     continue  # another worker took it
                 item = session.get_one(OutboxItem, item_id)
-                leased.append(
-                    OutboxJob(item.id, item.kind, dict(item.payload), item.attempts, lease_id)
-                )
+                # As stored, even if not an object: reading it is its kind's job.
+                leased.append(OutboxJob(item.id, item.kind, item.payload, item.attempts, lease_id))
         return leased
 
     def renew(self, lease_id: str) -> int:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from keycloak_pwreset.flows.signup import SignupRequest
 from keycloak_pwreset.gateway import ExtraAttribute, SignupRules
 from keycloak_pwreset.i18n import translations
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
+from keycloak_pwreset.store.db import Database
+from keycloak_pwreset.store.models import LinkToken
 from tests.unit.conftest import PUBLIC_URL
 from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 
@@ -220,3 +224,38 @@ def test_html_in_names_is_escaped_in_the_email(
     # Typed names are not mailed before the address is proven (security review, item 9).
     assert "img src" not in html and "O&#39;Brien" not in html
     assert transport.sent[-1].message["To"].addresses[0].display_name == ""
+
+
+def test_a_link_minted_before_typed_jobs_still_completes(
+    services: Services, keycloak: FakeKeycloak
+) -> None:
+    keycloak.rules = USERNAME_RULES
+    # The token's data exactly as the version before typed jobs wrote it.
+    data = {"first_name": "Olga", "last_name": "Old", "username": "olga", "attributes": {"d": "IT"}}
+    token = services.tokens.issue(
+        purpose="signup", ttl=timedelta(hours=1), email="olga@example.org", locale="fr", data=data
+    )
+    done = services.signup.complete(token, GOOD, GOOD)
+    assert done.result is Result.SUCCESS and done.email == "olga@example.org"
+    created = keycloak.created[-1]
+    assert (created.email, created.first_name, created.last_name) == (
+        "olga@example.org",
+        "Olga",
+        "Old",
+    )
+    assert (created.username, created.locale, created.attributes) == ("olga", "fr", {"d": "IT"})
+
+
+def test_a_link_keeps_its_data_in_the_shape_every_version_reads(
+    services: Services, transport: MemoryTransport, db: Database
+) -> None:
+    signup_token(services, transport, locale="de")
+    with db.session() as session:
+        row = session.scalars(select(LinkToken).where(LinkToken.purpose == "signup")).one()
+        assert (row.email, row.locale) == ("new@example.org", "de")
+        assert row.data == {
+            "first_name": "Nina",
+            "last_name": "New",
+            "username": "",
+            "attributes": {},
+        }

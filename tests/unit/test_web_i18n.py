@@ -16,8 +16,8 @@ from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.web.app import create_app
 from keycloak_pwreset.web.cookies import cookie_name
-from keycloak_pwreset.web.languages import LOCALE_COOKIE as LOCALE
 from keycloak_pwreset.web.forms import SESSION_EXPIRED
+from keycloak_pwreset.web.languages import LOCALE_COOKIE as LOCALE
 from tests.unit.conftest import PUBLIC_URL, make_settings
 from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 from tests.unit.test_flows_reset import GOOD, token_from

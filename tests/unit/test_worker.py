@@ -13,7 +13,7 @@ import pytest
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.store.models import OutboxItem
 from keycloak_pwreset.store.outbox import LEASE, MAX_ATTEMPTS, Outbox
-from keycloak_pwreset.worker import BATCH, RETENTION_EVERY, Worker
+from keycloak_pwreset.worker import BATCH, RETENTION_EVERY, Handler, Worker
 from tests.unit.fakes import FakeClock
 
 BEAT = 0.01  # real seconds between heartbeats in these tests
@@ -22,6 +22,11 @@ BEAT = 0.01  # real seconds between heartbeats in these tests
 @pytest.fixture
 def outbox(db: Database, clock: FakeClock) -> Outbox:
     return Outbox(db, clock)
+
+
+def untyped(handlers: dict[str, Callable[[dict[str, Any]], None]]) -> dict[str, Handler]:
+    """Handlers for these tests' own kinds of job, which take the payload as it is."""
+    return {kind: Handler(dict, run) for kind, run in handlers.items()}
 
 
 def locked_until(db: Database, job_id: int) -> Any:
@@ -66,11 +71,13 @@ def test_no_other_worker_runs_a_job_while_it_is_worked(
     outbox: Outbox, db: Database, clock: FakeClock
 ) -> None:
     runs: list[Any] = []
-    rival = Worker(Outbox(db, clock), {"slow": lambda p: runs.append(("rival", p))})
+    rival = Worker(Outbox(db, clock), untyped({"slow": lambda p: runs.append(("rival", p))}))
     [item_id] = add_jobs(outbox, 1)
     with db.session() as session:  # the job knows its own id, for the renewal check
         session.get_one(OutboxItem, item_id).payload = {"n": 0, "id": item_id}
-    worker = Worker(outbox, {"slow": slow_handler(db, clock, rival, runs)}, heartbeat_seconds=BEAT)
+    worker = Worker(
+        outbox, untyped({"slow": slow_handler(db, clock, rival, runs)}), heartbeat_seconds=BEAT
+    )
     assert worker.run_once() == 1  # five minutes: five times the lease
     assert runs == [0]
     assert outbox.pending_count() == 0
@@ -80,14 +87,16 @@ def test_later_jobs_of_a_batch_keep_their_lease_too(
     outbox: Outbox, db: Database, clock: FakeClock
 ) -> None:
     runs: list[Any] = []
-    rival = Worker(Outbox(db, clock), {"slow": lambda p: runs.append(("rival", p))})
+    rival = Worker(Outbox(db, clock), untyped({"slow": lambda p: runs.append(("rival", p))}))
     ids = add_jobs(outbox, BATCH)
     with db.session() as session:
         for n, item_id in enumerate(ids):
             session.get_one(OutboxItem, item_id).payload = {"n": n, "id": ids[-1]}
     # Every job watches the batch's last lease: the one that waits longest.
     worker = Worker(
-        outbox, {"slow": slow_handler(db, clock, rival, runs, minutes=2)}, heartbeat_seconds=BEAT
+        outbox,
+        untyped({"slow": slow_handler(db, clock, rival, runs, minutes=2)}),
+        heartbeat_seconds=BEAT,
     )
     assert worker.run_once() == BATCH
     assert runs == list(range(BATCH))  # each once, by the worker that leased it
@@ -115,7 +124,7 @@ def test_a_holder_whose_lease_was_taken_over_cannot_finish_the_job(
         if then_fail:
             raise ConnectionError("SMTP went away")
 
-    worker = Worker(outbox, {"slow": handle}, heartbeat_seconds=3600)
+    worker = Worker(outbox, untyped({"slow": handle}), heartbeat_seconds=3600)
     with caplog.at_level(logging.WARNING, logger="keycloak_pwreset.worker"):
         assert worker.run_once() == 0
     assert "taken over by another worker" in caplog.text
@@ -130,7 +139,7 @@ def test_a_holder_whose_lease_was_taken_over_cannot_finish_the_job(
 
 def test_the_heartbeat_ends_with_its_batch(outbox: Outbox) -> None:
     add_jobs(outbox, 3)
-    assert Worker(outbox, {"slow": lambda p: None}, heartbeat_seconds=BEAT).run_once() == 3
+    assert Worker(outbox, untyped({"slow": lambda p: None}), heartbeat_seconds=BEAT).run_once() == 3
     assert [t for t in threading.enumerate() if t.name == "outbox-heartbeat"] == []
 
 
@@ -176,7 +185,7 @@ def test_giving_up_after_max_attempts_is_audited(
     outbox: Outbox, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     add_jobs(outbox, 1)
-    worker = Worker(outbox, {"slow": lambda p: 1 / 0})
+    worker = Worker(outbox, untyped({"slow": lambda p: 1 / 0}))
     with caplog.at_level(logging.INFO, logger="keycloak_pwreset"):
         for _ in range(MAX_ATTEMPTS):
             worker.run_once()
@@ -184,3 +193,26 @@ def test_giving_up_after_max_attempts_is_audited(
     [event] = [r for r in caplog.records if getattr(r, "event", "") == "job_failed"]
     assert event.reason == f"gave up after {MAX_ATTEMPTS} attempts"  # type: ignore[attr-defined]
     assert outbox.pending_count() == 0
+
+
+def test_a_payload_that_cannot_be_read_fails_at_once_quoting_nothing(
+    outbox: Outbox, db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def decode(payload: object) -> object:
+        raise ValueError(f"bad address {payload}")  # a message that quotes the payload
+
+    [item_id] = add_jobs(outbox, 1)
+    with db.session() as session:
+        session.get_one(OutboxItem, item_id).payload = {"email": "alice@example.org"}
+    ran: list[object] = []
+    worker = Worker(outbox, {"slow": Handler(decode, ran.append)})
+    with caplog.at_level(logging.INFO, logger="keycloak_pwreset"):
+        assert worker.run_once() == 0
+    assert ran == []
+    with db.session() as session:
+        row = session.get_one(OutboxItem, item_id)
+        assert (row.failed_at, row.last_error) == (
+            clock.now,
+            "the slow payload cannot be read (ValueError)",
+        )
+    assert caplog.records and "alice" not in caplog.text
