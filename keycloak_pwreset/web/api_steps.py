@@ -23,12 +23,6 @@ from keycloak_pwreset.web.answers import api_status, outcome
 from keycloak_pwreset.web.bot_check import passes_captcha
 from keycloak_pwreset.web.client import determined_client
 
-CAPTCHA_FIELD = Field(
-    default="",
-    description="The CAPTCHA widget's response, when the site has a CAPTCHA (else ignored)",
-    max_length=4096,
-)
-
 
 class Outcome(BaseModel):
     result: str = Field(description="A result code, e.g. success or recovery_token_expired")

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse
+from fastapi import APIRouter
+from pydantic import Field
 
 from keycloak_pwreset.flows.signup import SignupFlow, SignupRequest
 from keycloak_pwreset.results import Result
-from keycloak_pwreset.web.api_steps import (
-    CAPTCHA_FIELD,
-    ERRORS,
-    LINK_DEAD,
-    ApiSteps,
-    Outcome,
-    documented,
-)
-from keycloak_pwreset.web.paths import COMPLETE, SIGNUP_API
+from keycloak_pwreset.web.api_steps import ApiSteps, documented
+from keycloak_pwreset.web.link_api import LinkApi, LinkCompletion, LinkRequest, Route, link_router
+from keycloak_pwreset.web.paths import SIGNUP_API
 
 
-class SignupBody(BaseModel):
+class SignupBody(LinkRequest):
     email: str = ""
     first_name: str = ""
     last_name: str = ""
@@ -28,7 +21,6 @@ class SignupBody(BaseModel):
         default_factory=dict, description="Extra attributes the realm's user profile requires"
     )
     locale: str | None = None
-    captcha_response: str = CAPTCHA_FIELD
 
     def request(self) -> SignupRequest:
         return SignupRequest(
@@ -41,47 +33,32 @@ class SignupBody(BaseModel):
         )
 
 
-class SignupCompletion(BaseModel):
-    token: str = ""
-    password: str = ""
-    password_confirmation: str = ""
+class SignupCompletion(LinkCompletion):
     username: str | None = Field(default=None, description="A new username after username_taken")
 
 
 def build_router(flow: SignupFlow, steps: ApiSteps) -> APIRouter:
-    router = APIRouter(tags=["sign-ups"])
+    def ask(body: SignupBody, client: str) -> Result:
+        # The realm's rules are read per request: a failure to read them is a 503.
+        return flow.request(body.request(), flow.rules(), client=client)
 
-    @router.post(
-        SIGNUP_API,
-        status_code=202,
-        response_model=Outcome,
-        responses={**ERRORS, **documented(503, "Keycloak unavailable")},
-        summary="Ask for a verification link (same answer whether or not the email has an account)",
+    def redeem(body: SignupCompletion) -> Result:
+        password, again = body.password, body.password_confirmation
+        return flow.complete(body.token, password, again, body.username).result
+
+    asking = Route(
+        SignupBody,
+        "Ask for a verification link (same answer whether or not the email has an account)",
+        documented(503, "Keycloak unavailable"),
     )
-    async def request_signup(body: SignupBody, request: Request) -> JSONResponse:
-        def ask(client: str) -> Result:
-            return flow.request(body.request(), flow.rules(), client=client)
-
-        accepted = "Check your inbox for a link to finish signing up."
-        return await steps.request_link(request, body.captcha_response, ask, accepted)
-
-    @router.post(
-        SIGNUP_API + COMPLETE,
-        status_code=201,
-        response_model=Outcome,
-        responses={
-            **ERRORS,
+    redeeming = Route(
+        SignupCompletion,
+        "Choose the password; creates the enabled, email-verified account",
+        {
             **documented(409, "account_exists or username_taken"),
-            **LINK_DEAD,
             **documented(503, "Keycloak unavailable; nothing created"),
         },
-        summary="Choose the password; creates the enabled, email-verified account",
     )
-    async def complete_signup(body: SignupCompletion) -> JSONResponse:
-        def act() -> Result:
-            password, again = body.password, body.password_confirmation
-            return flow.complete(body.token, password, again, body.username).result
-
-        return await steps.complete(act, success=201)
-
-    return router
+    accepted = "Check your inbox for a link to finish signing up."
+    signup = LinkApi("signup", SIGNUP_API, asking, ask, accepted, redeeming, redeem, created=201)
+    return link_router(signup, steps, "sign-ups")
