@@ -45,6 +45,7 @@ class Services:
 
     def close(self) -> None:
         self.worker.stop()
+        self.mailer.close()
         self.db.dispose()
 
 
@@ -114,6 +115,7 @@ def build_worker(
         poll_seconds=settings.worker_poll_seconds,
         retention=lambda: sweep(db, clock, settings.retention),
         clock=clock,
+        concurrency=settings.worker.concurrency,
     )
 
 

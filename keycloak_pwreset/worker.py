@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -39,20 +41,36 @@ RETENTION_EVERY = timedelta(hours=1)
 
 
 class Heartbeat:
-    """Renews a lease in a thread of its own while its jobs are worked.
+    """Renews the leases in use in a thread of its own while their jobs are worked.
 
     A thread, not a renewal between jobs: one job can take longer than the
     lease (an SMTP server that answers slowly, up to its timeout at every
     step), and its lease must not run out while it runs, or a second worker
-    would do it too. If this process dies, the beats stop and the lease runs out.
+    would do it too. If this process dies, the beats stop and the leases run out.
+    Created with a lease id, it renews that one; ``hold``/``release`` add and
+    drop leases while it runs (the pool leases as slots free up).
     """
 
-    def __init__(self, outbox: Outbox, lease_id: str, every: float) -> None:
+    def __init__(self, outbox: Outbox, lease_id: str | None, every: float) -> None:
         self._outbox = outbox
-        self._lease_id = lease_id
         self._every = every
+        self._held: Counter[str] = Counter()
+        if lease_id is not None:
+            self._held[lease_id] = 1
+        self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="outbox-heartbeat", daemon=True)
+
+    def hold(self, lease_id: str, jobs: int) -> None:
+        with self._lock:
+            self._held[lease_id] += jobs
+
+    def release(self, lease_id: str) -> None:
+        """One job of this lease is finished; the lease is dropped with its last."""
+        with self._lock:
+            self._held[lease_id] -= 1
+            if self._held[lease_id] <= 0:
+                del self._held[lease_id]
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -69,10 +87,13 @@ class Heartbeat:
 
     def _beat(self) -> None:
         while not self._done.wait(self._every):
-            try:
-                self._outbox.renew(self._lease_id)
-            except Exception:  # the database blinked: the next beat tries again
-                log.exception("could not renew an outbox lease")
+            with self._lock:
+                leases = list(self._held)
+            for lease_id in leases:
+                try:
+                    self._outbox.renew(lease_id)
+                except Exception:  # the database blinked: the next beat tries again
+                    log.exception("could not renew an outbox lease")
 
 
 class Handler:
@@ -115,8 +136,11 @@ class Worker:
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         retention: Callable[[], object] | None = None,
         clock: Clock = utc_now,
+        concurrency: int = 1,
     ) -> None:
         self.outbox = outbox
+        # Jobs worked at once (KCPR_WORKER__CONCURRENCY); 1 works them in the caller's thread.
+        self.concurrency = max(1, concurrency)
         self.handlers = handlers
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
@@ -133,6 +157,8 @@ class Worker:
 
     def run_once(self) -> int:
         """Lease and run every due job once; return how many succeeded."""
+        if self.concurrency > 1:
+            return self._run_pool()
         done = 0
         while not self._stop.is_set():
             jobs = self.outbox.lease_due(limit=BATCH)
@@ -141,6 +167,56 @@ class Worker:
             with Heartbeat(self.outbox, jobs[0].lease_id, self.heartbeat_seconds):
                 done += sum(self._work(job) for job in jobs)
         return done
+
+    def _run_pool(self) -> int:
+        """``run_once`` with up to ``concurrency`` jobs at once, in threads.
+
+        A job is leased only when a thread is free for it, so no job is held
+        unstarted (another worker could be doing it), and lease_due's fairness
+        between clients applies again at every lease. On stop no more jobs are
+        leased and the running ones finish; a job cut off by the process ending
+        keeps its lease until it runs out, and is then tried again.
+        """
+        done = 0
+        running: dict[Future[bool], str] = {}
+        # The heartbeat outlives the pool: it beats until the last job has finished.
+        with (
+            Heartbeat(self.outbox, None, self.heartbeat_seconds) as beat,
+            ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox-job") as pool,
+        ):
+            while True:
+                if not self._stop.is_set():
+                    self._lease_into(pool, beat, running)
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    beat.release(running.pop(future))
+                    done += self._outcome(future)
+        return done
+
+    @staticmethod
+    def _outcome(future: Future[bool]) -> bool:
+        """A job's result; one whose outcome could not be recorded stays leased, then retried."""
+        try:
+            return future.result()
+        except Exception:  # the database blinked: the other jobs go on
+            log.exception("could not record an outbox job's outcome")
+            return False
+
+    def _lease_into(
+        self, pool: ThreadPoolExecutor, beat: Heartbeat, running: dict[Future[bool], str]
+    ) -> None:
+        """Lease as many due jobs as there are free threads, and start them."""
+        free = self.concurrency - len(running)
+        # Leased a few at a time, not one per finished job: each lease ranks every due row.
+        if free <= 0 or (running and free < min(BATCH, max(1, self.concurrency // 4))):
+            return
+        jobs = self.outbox.lease_due(limit=free)
+        if jobs:
+            beat.hold(jobs[0].lease_id, len(jobs))
+        for job in jobs:
+            running[pool.submit(self._work, job)] = job.lease_id
 
     def _work(self, job: OutboxJob) -> bool:
         try:

@@ -19,7 +19,13 @@ from keycloak_pwreset.settings.mail import (
     SmtpSecurity,
     SmtpSettings,
 )
-from keycloak_pwreset.settings.service import RetentionSettings, Settings, env_name, load_settings
+from keycloak_pwreset.settings.service import (
+    RetentionSettings,
+    Settings,
+    WorkerSettings,
+    env_name,
+    load_settings,
+)
 from keycloak_pwreset.settings.values import CONFIG_FILE_VAR, ENV_PREFIX, http_url
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "Settings",
     "SmtpSecurity",
     "SmtpSettings",
+    "WorkerSettings",
     "env_name",
     "http_url",
     "load_admin_settings",

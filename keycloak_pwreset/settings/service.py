@@ -39,6 +39,25 @@ class RetentionSettings(BaseModel):
     failed_job_days: int = Field(default=30, ge=1, le=3650)
 
 
+def default_concurrency() -> int:
+    """Outbox jobs worked at once by default: min(32, 4 x CPUs).
+
+    A job spends nearly all its time waiting on Keycloak and the SMTP server,
+    so a few threads per CPU keep the CPU busy without crowding it; 32 caps the
+    load one worker puts on Keycloak, the database and the SMTP server (the
+    same bound as Python's own thread pools).
+    """
+    return min(32, 4 * (os.cpu_count() or 1))
+
+
+class WorkerSettings(BaseModel):
+    """The outbox worker (keycloak_pwreset.worker)."""
+
+    # Jobs worked at once, each in a thread of its own (KCPR_WORKER__CONCURRENCY);
+    # 1 works one job at a time.
+    concurrency: int = Field(default_factory=default_concurrency, ge=1, le=256)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -62,6 +81,7 @@ class Settings(BaseSettings):
     # `serve` drains the outbox in-process unless a separate `worker` does it.
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     log_level: str = "INFO"
     # "json": one JSON object per log line (audit events included), for log shippers.
     log_format: Literal["text", "json"] = "text"

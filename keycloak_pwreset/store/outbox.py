@@ -157,27 +157,30 @@ class Outbox:
             return list(session.scalars(query).all())
 
     def lease_due(self, limit: int = 10) -> list[OutboxJob]:
-        """Lease up to ``limit`` due items under one new lease; safe with several workers."""
+        """Lease up to ``limit`` due items under one new lease; safe with several workers.
+
+        One UPDATE for all of them, which leases only those still free (another
+        worker may have taken some since they were ranked), then one read of
+        what this lease got, in the ranked order.
+        """
         now = self._clock()
         lease_id = secrets.token_hex(16)
-        leased: list[OutboxJob] = []
-        for item_id in self._due_ids(now, limit):
-            with self._db.session() as session:
-                result = session.execute(
-                    update(OutboxItem)
-                    .where(OutboxItem.id == item_id, self._free(now))
-                    .values(
-                        locked_until=now + LEASE,
-                        lease_id=lease_id,
-                        attempts=OutboxItem.attempts + 1,
-                    )
+        ids = self._due_ids(now, limit)
+        if not ids:
+            return []
+        with self._db.session() as session:
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(ids), self._free(now))
+                .values(
+                    locked_until=now + LEASE, lease_id=lease_id, attempts=OutboxItem.attempts + 1
                 )
-                if not _changed_one(result):
-                    continue  # another worker took it
-                item = session.get_one(OutboxItem, item_id)
-                # As stored, even if not an object: reading it is its kind's job.
-                leased.append(OutboxJob(item.id, item.kind, item.payload, item.attempts, lease_id))
-        return leased
+                .execution_options(synchronize_session=False)
+            )
+            items = session.scalars(select(OutboxItem).where(OutboxItem.lease_id == lease_id))
+            # As stored, even if not an object: reading it is its kind's job.
+            held = {i.id: OutboxJob(i.id, i.kind, i.payload, i.attempts, lease_id) for i in items}
+        return [held[item_id] for item_id in ids if item_id in held]
 
     def renew(self, lease_id: str) -> int:
         """Extend every job still held under this lease; return how many.
