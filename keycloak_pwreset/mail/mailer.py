@@ -12,7 +12,7 @@ from keycloak_pwreset.errors import MailDeliveryError, MailRejected
 from keycloak_pwreset.mail.message import build_message
 from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.routing import MailRouting
-from keycloak_pwreset.mail.transport import Transport
+from keycloak_pwreset.mail.transport import SmtpTransport, Transport
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,12 @@ class Mailer:
         transport.send(message, envelope_from=route.sender.envelope, to=to)
         # The body (with its link and token) is never logged.
         log.info("sent %s email (%s) via %s", kind, locale or "default", route.profile)
+
+    def close(self) -> None:
+        """Close the SMTP connections kept open for reuse (after the worker has stopped)."""
+        for transport in self.transports.values():
+            if isinstance(transport, SmtpTransport):
+                transport.close()
 
 
 def deliverable(address: str) -> str:
