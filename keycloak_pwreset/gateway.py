@@ -1,11 +1,10 @@
 """The Keycloak gateway: the only module that talks to Keycloak.
 
-It signs in once as the companion's service account (client credentials),
-reuses that token and the HTTP connection pool across requests
-(python-keycloak refreshes the token when it runs out), and translates every
-Keycloak answer into this product's terms: a result code for a rejected
-password, ``KeycloakUnavailable`` for "down or 5xx, try later", and
-``KeycloakRejected`` for anything else unexpected.
+It signs in as the companion's service account (client credentials), shares
+that token (refreshed under a lock) and the HTTP connection pool across
+requests and worker threads, and translates every Keycloak answer into this
+product's terms: a result code for a rejected password, ``KeycloakUnavailable``
+for "down or 5xx, try later", ``KeycloakRejected`` for anything else unexpected.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import requests
@@ -41,9 +41,8 @@ REQUIRED_ROLES = {
     "query-users": "search users",
     "manage-users": "set passwords and log sessions out",
     "view-realm": "read the realm's password policy",
-    # Keycloak shows a user's client roles only to accounts that may view clients. It
-    # adds little to what manage-users already allows, and Keycloak 26.8 and later
-    # mask client secrets from it.
+    # Keycloak shows a user's client roles only to accounts that may view clients (little
+    # beyond manage-users; Keycloak 26.8 and later mask client secrets from it).
     "view-clients": "see who holds realm-management roles (never reset by self-service)",
 }
 POLICY_CACHE_SECONDS = 300.0
@@ -145,13 +144,13 @@ class KeycloakGateway:
             client_id=client_id,
             client_secret_key=client_secret,
             timeout=timeout,
-            # Our own retry decisions live in the outbox; a silent retry here
-            # would only double the latency of a failing call.
+            # Retries are the outbox's: a silent one here would only double a failing call.
             max_retries=0,
             pool_maxsize=16,
         )
         self._admin = KeycloakAdmin(connection=self._connection)
         self._token_lock = threading.Lock()
+        self._client_lock = threading.Lock()  # a client's id is looked up once, not per thread
         self._policy: tuple[float, str] | None = None
         self._rules: tuple[float, SignupRules] | None = None
 
@@ -175,16 +174,23 @@ class KeycloakGateway:
         except KeycloakError as exc:
             raise self._translate(exc, what) from exc
 
+    def _token_fresh(self) -> bool:
+        expires = self._connection.expires_at
+        return self._connection.token is not None and not (expires and datetime.now(UTC) >= expires)
+
     def _ensure_token(self) -> None:
-        # Fetch the service-account token up front (once; python-keycloak then
-        # refreshes it) instead of letting the first call bounce off a 401.
-        if self._connection.token is not None:
+        # Signed in up front (not on a first 401), and refreshed here under a lock
+        # before it runs out: python-keycloak would refresh it in every thread at once.
+        if self._token_fresh():
             return
         with self._token_lock:
-            if self._connection.token is not None:
+            if self._token_fresh():
                 return
             try:
-                self._connection.get_token()
+                if self._connection.token is None:
+                    self._connection.get_token()
+                else:
+                    self._connection.refresh_token()
             except KeycloakError as exc:
                 error = self._translate(exc, "sign in")
                 if not isinstance(error, KeycloakUnavailable):
@@ -197,8 +203,9 @@ class KeycloakGateway:
     # -- users --------------------------------------------------------------
 
     def find_user(self, identifier: str) -> KeycloakUser | None:
-        """The one enabled account with this exact email or username, else None."""
-        for attr in ("email", "username"):
+        """The one enabled account with this exact email or username, else None
+        (one search without an "@": Keycloak refuses an email address without one)."""
+        for attr in ("email", "username") if "@" in identifier else ("username",):
             reps = self._call(
                 "search users", self._admin.get_users, {attr: identifier, "exact": "true"}
             )
@@ -225,12 +232,8 @@ class KeycloakGateway:
         return None
 
     def create_user(self, account: NewAccount) -> Result:
-        """Create an enabled, verified account with its password, atomically.
-
-        The password travels inside the create call: Keycloak then checks the
-        policy in the same transaction, answers with the specific rule's key
-        (Keycloak 26), and creates nothing when the password is refused.
-        """
+        """Create an enabled, verified account with its password, atomically: Keycloak checks
+        the policy in the same call, names the rule broken, and creates nothing if refused."""
         attributes = {name: [value] for name, value in account.attributes.items()}
         if account.locale:
             attributes["locale"] = [account.locale]
@@ -283,8 +286,7 @@ class KeycloakGateway:
         return missing
 
     def get_user(self, user_id: str) -> KeycloakUser | None:
-        # Only a 404 means the account is gone. A failed sign-in or a missing
-        # role must surface (and be retried), not read as "no such user".
+        # Only a 404 means the account is gone: a failed sign-in must surface (and retry).
         try:
             rep = self._call("read a user", self._admin.get_user, user_id)
         except AccountNotFound:
@@ -323,16 +325,17 @@ class KeycloakGateway:
 
     def _client_uuid(self, client_id: str) -> str:
         """A client's internal id, looked up once (Keycloak lists only clients one may view)."""
-        if client_id not in self._client_ids:
-            uuid = self._call("find a client", self._admin.get_client_id, client_id)
-            if not uuid:
-                raise KeycloakRejected(
-                    f"cannot check for protected accounts: client {client_id!r} is not visible "
-                    "to the service account (it needs realm-management's view-clients role; "
-                    "keycloak-pwreset setup-realm grants it)"
-                )
-            self._client_ids[client_id] = str(uuid)
-        return self._client_ids[client_id]
+        with self._client_lock:
+            if client_id not in self._client_ids:
+                uuid = self._call("find a client", self._admin.get_client_id, client_id)
+                if not uuid:
+                    raise KeycloakRejected(
+                        f"cannot check for protected accounts: client {client_id!r} is not "
+                        "visible to the service account (it needs realm-management's "
+                        "view-clients role; keycloak-pwreset setup-realm grants it)"
+                    )
+                self._client_ids[client_id] = str(uuid)
+            return self._client_ids[client_id]
 
     def set_password(self, user_id: str, password: str) -> Result:
         """Set a permanent password; a policy violation comes back as its result code."""
@@ -370,10 +373,8 @@ class KeycloakGateway:
     def service_account_roles(self) -> set[str]:
         """The realm-management roles in the service account's token."""
         self._ensure_token()
-        token = self._connection.token or {}
-        claims = _jwt_claims(str(token.get("access_token", "")))
-        access = claims.get("resource_access", {}).get("realm-management", {})
-        return set(access.get("roles", []))
+        claims = _jwt_claims(str((self._connection.token or {}).get("access_token", "")))
+        return set(claims.get("resource_access", {}).get("realm-management", {}).get("roles", []))
 
     def missing_roles(self) -> list[str]:
         have = self.service_account_roles()
@@ -389,8 +390,7 @@ class KeycloakGateway:
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:
-    # The token comes straight from Keycloak over our own connection and is
-    # only read to report roles to an operator, so its signature is not checked.
+    # Only read to report roles to an operator (it came over our own connection): unchecked.
     try:
         payload = token.split(".")[1]
         payload += "=" * (-len(payload) % 4)
