@@ -35,8 +35,34 @@ def _add_service(commands: Subcommands) -> None:
     serve = commands.add_parser("serve", help="run the web service (and the outbox worker)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
-    commands.add_parser("worker", help="run only the outbox worker (sends the emails)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="web processes (one per core; limits are counted per process)",
+    )
+    worker = commands.add_parser("worker", help="run only the outbox worker (sends the emails)")
+    worker.add_argument(
+        "--wake-socket",
+        type=Path,
+        metavar="PATH",
+        help="also start at once on a datagram at this Unix socket (as serve's worker does)",
+    )
+    worker.add_argument(
+        "--nice", type=int, default=0, metavar="N", help="lower the worker's CPU priority by N"
+    )
+    worker.add_argument(
+        "--exit-with-stdin", action="store_true", help="stop when standard input closes"
+    )
     commands.add_parser("check", help="check settings, Keycloak access and SMTP login")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def _add_setup_realm(commands: Subcommands) -> None:
@@ -103,13 +129,13 @@ def _add_demo(commands: Subcommands) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from keycloak_pwreset.commands.serve import run_serve
 
-    return run_serve(args.host, args.port)
+    return run_serve(args.host, args.port, args.workers)
 
 
-def _worker(_args: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from keycloak_pwreset.commands.serve import run_worker
 
-    return run_worker()
+    return run_worker(args.wake_socket, args.nice, args.exit_with_stdin)
 
 
 def _check(_args: argparse.Namespace) -> int:

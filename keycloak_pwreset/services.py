@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from keycloak_pwreset.store.link_tokens import TokenStore
 from keycloak_pwreset.store.outbox import Outbox
 from keycloak_pwreset.store.retention import sweep
 from keycloak_pwreset.store.sent_emails import SentEmails
+from keycloak_pwreset.wake import Wakeable
 from keycloak_pwreset.worker import Handler, Worker
 
 
@@ -42,6 +43,17 @@ class Services:
     worker: Worker
     # The optional bot check of the request forms and API (None: off, the default).
     captcha: CaptchaVerifier | None = None
+    # What the web layer and the flows wake when they record work: this
+    # process's own worker, or `serve`'s worker process (wake.py).
+    waker: Wakeable = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.waker = self.worker
+
+    def wake_elsewhere(self, waker: Wakeable) -> None:
+        """Wake a worker in another process instead of this process's own."""
+        self.waker = waker
+        self.reset.wake_worker = self.signup.wake_worker = waker.wake
 
     def close(self) -> None:
         self.worker.stop()

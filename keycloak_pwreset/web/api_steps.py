@@ -18,7 +18,8 @@ from starlette.responses import JSONResponse
 from keycloak_pwreset.captcha import CaptchaVerifier
 from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.results import Result
-from keycloak_pwreset.web.after_answer import Wakeable, wake_worker_after
+from keycloak_pwreset.wake import Wakeable
+from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.answers import api_status, outcome
 from keycloak_pwreset.web.bot_check import passes_captcha
 from keycloak_pwreset.web.client import determined_client

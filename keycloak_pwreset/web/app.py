@@ -109,8 +109,8 @@ def include_routes(app: FastAPI, services: Services, forms: Forms, cookies: Cook
     settings = services.settings
     base = urlsplit(settings.public_url).path.rstrip("/")
     links = LinkCookies(cookies, ttl_minutes=settings.token_ttl_minutes)
-    pages = FormSteps(forms, BotChecks(services.captcha), links, services.worker, base)
-    api = ApiSteps(services.captcha, services.worker)
+    pages = FormSteps(forms, BotChecks(services.captcha), links, services.waker, base)
+    api = ApiSteps(services.captcha, services.waker)
     # The JSON API refuses cross-site calls before any handler runs (web/same_origin.py).
     guard = [Depends(refuse_cross_site(SameOrigin(settings.public_url)))]
     login_url = settings.effective_login_url
@@ -132,7 +132,7 @@ def include_routes(app: FastAPI, services: Services, forms: Forms, cookies: Cook
     app.mount("/static", StaticFiles(directory=themes_dir() / "static"), name="static")
 
 
-def create_app(services: Services) -> FastAPI:
+def create_app(services: Services, lifespan: Any = None) -> FastAPI:
     settings = services.settings
     base = urlsplit(settings.public_url).path.rstrip("/")
     cookies = Cookies(secure=settings.secure_cookies, base=base)
@@ -145,6 +145,7 @@ def create_app(services: Services) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         middleware=middleware(services, forms),
+        lifespan=lifespan,
     )
     include_routes(app, services, forms, cookies)
     install_error_answers(app)

@@ -21,7 +21,8 @@ from starlette.responses import RedirectResponse, Response
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.flows.links import Redeemed
 from keycloak_pwreset.results import Result
-from keycloak_pwreset.web.after_answer import Wakeable, wake_worker_after
+from keycloak_pwreset.wake import Wakeable
+from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.bot_check import BotChecks
 from keycloak_pwreset.web.client import determined_address, determined_client
 from keycloak_pwreset.web.forms import Forms
