@@ -8,6 +8,7 @@ normally given a whole /64, so keying on the full address would give one person
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from starlette.requests import Request
 
@@ -15,6 +16,7 @@ MAX_KEY_LENGTH = 64  # what the store keeps of a client (outbox.client, sent_ema
 IPV6_NETWORK_BITS = 64
 
 
+@lru_cache(maxsize=4096)  # parsed once per address seen lately, not once per request
 def network_key(address: str) -> str:
     """``192.0.2.7`` → itself; ``2001:db8:1:2:aaaa::1`` → ``2001:db8:1:2::/64``.
 

@@ -20,7 +20,7 @@ def build_router(services: Services) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="The process is alive")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the loop: no thread-pool hop
         return {"status": "ok"}
 
     @router.get(

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.results import Result, message_for
@@ -58,7 +58,11 @@ class ClientLimiter:
         return max(1, math.ceil(reset_at - time.time()))
 
 
-class RateLimits(BaseHTTPMiddleware):
+class RateLimits:
+    """Plain ASGI (not BaseHTTPMiddleware, which costs a task group and a
+    memory stream per request): count, then pass the request on untouched or
+    answer 429 itself."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -68,36 +72,39 @@ class RateLimits(BaseHTTPMiddleware):
         render_page: Callable[[Request, int], Response] | None = None,
         forwarders: UntrustedForwarders | None = None,
     ) -> None:
-        super().__init__(app)
+        self.app = app
         self.limiter = limiter
         self.trusted = trusted_proxies
         self.render_page = render_page
         self.forwarders = forwarders
 
-    def kinds(self, request: Request) -> list[str]:
-        path = request.url.path
-        kinds = ["request"] if request.method == "POST" else []
-        uses_token = path in TOKEN_PATHS and (
-            request.method == "POST" or "token" in request.query_params
-        )
+    def kinds(self, scope: Scope) -> list[str]:
+        """What this request counts against: read from the scope, no URL objects built."""
+        post = scope["method"] == "POST"
+        kinds = ["request"] if post else []
+        uses_token = scope["path"] in TOKEN_PATHS and (post or _has_token(scope["query_string"]))
         return [*kinds, "token"] if uses_token else kinds
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
         address = client_address(request, self.trusted)
         # Counted per network (an IPv6 /64 is one client), logged by address.
         client = network_key(address)
+        # request.state lives in the scope: the handlers' Request sees it too.
         request.state.client_address = address
         request.state.client_network = client
         if self.forwarders is not None:
             await self.forwarders.observe(request)
-        for kind in self.kinds(request):
+        for kind in self.kinds(scope):
             wait = self.limiter.hit(kind, client)
             if wait is not None:
                 audit("rate_limited", client=address, limit=kind, path=request.url.path)
-                return self.refuse(request, wait)
-        return await call_next(request)
+                await self.refuse(request, wait)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
     def refuse(self, request: Request, wait: int) -> Response:
         headers = {"Retry-After": str(wait)}
@@ -110,3 +117,8 @@ class RateLimits(BaseHTTPMiddleware):
             response.headers.update(headers)
             return response
         return PlainTextResponse(message_for(Result.RATE_LIMITED), 429, headers=headers)
+
+
+def _has_token(query_string: bytes) -> bool:
+    """Does the query name a ``token`` (the link's first GET)?"""
+    return any(name == "token" for name, _ in parse_qsl(query_string.decode("latin-1"), True))

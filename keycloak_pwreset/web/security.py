@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def origin_of(url: str) -> str:
@@ -39,10 +35,17 @@ def content_security_policy(
     return "; ".join(directives)
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
+class SecurityHeaders:
+    """Adds the headers to every HTTP response that does not set them itself.
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task
+    group and a memory stream per request (issue 12): this only edits the
+    response's first message on its way out.
+    """
+
     def __init__(self, app: ASGIApp, *, csp: str, hsts: bool) -> None:
-        super().__init__(app)
-        self.headers = {
+        self.app = app
+        headers = {
             "Content-Security-Policy": csp,
             "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff",
@@ -53,14 +56,26 @@ class SecurityHeaders(BaseHTTPMiddleware):
             "Cache-Control": "no-store",
         }
         if hsts:
-            self.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        self.headers = headers
+        encoded = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+        # Static files may be cached: everything but Cache-Control for them.
+        self._for_pages = encoded
+        self._for_static = [pair for pair in encoded if pair[0] != b"cache-control"]
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in self.headers.items():
-            if name == "Cache-Control" and request.url.path.startswith("/static/"):
-                continue
-            response.headers.setdefault(name, value)
-        return response
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+        ours = self._for_static if static else self._for_pages
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [pair for pair in ours if pair[0] not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
