@@ -22,9 +22,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -72,22 +72,45 @@ def _changed_one(result: Result[Any]) -> bool:
     return isinstance(result, CursorResult) and result.rowcount == 1
 
 
-def _insert_unless_waiting(values: dict[str, Any]) -> ReturningInsert[int]:
-    """INSERT … SELECT … WHERE NOT EXISTS (an unstarted job with the same key) RETURNING id."""
-    waiting = select(OutboxItem.id).where(
-        OutboxItem.coalesce_key == values["coalesce_key"],
-        OutboxItem.kind == values["kind"],
-        OutboxItem.attempts == 0,
-        OutboxItem.locked_until.is_(None),
-        OutboxItem.failed_at.is_(None),
+OUTBOX = cast(Table, OutboxItem.__table__)
+# The columns a new job is given, in the order of the statements below.
+_NEW_JOB = (
+    "kind",
+    "payload",
+    "created_at",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "client",
+    "coalesce_key",
+)
+
+
+def _insert_unless_waiting() -> ReturningInsert[tuple[int]]:
+    """INSERT … SELECT … WHERE NOT EXISTS (an unstarted job with the same key) RETURNING id.
+
+    Built once with bound parameters, so the request path only executes it
+    (SQLAlchemy caches its compiled form).
+    """
+    columns = OUTBOX.c
+    waiting = select(columns.id).where(
+        columns.coalesce_key == bindparam("coalesce_key"),
+        columns.kind == bindparam("kind"),
+        columns.attempts == 0,
+        columns.locked_until.is_(None),
+        columns.failed_at.is_(None),
     )
-    columns = OutboxItem.__table__.c
-    row = select(*(literal(v, columns[k].type) for k, v in values.items()))
+    row = select(*(bindparam(name, type_=columns[name].type) for name in _NEW_JOB))
     return (
-        insert(OutboxItem)
-        .from_select(list(values), row.where(~exists(waiting)))
-        .returning(OutboxItem.id)
+        insert(OUTBOX)
+        .from_select(list(_NEW_JOB), row.where(~exists(waiting)))
+        .returning(columns.id)
     )
+
+
+# Core statements, not the ORM: the request path's one write needs no unit of work.
+INSERT_JOB = insert(OUTBOX).returning(OUTBOX.c.id)
+INSERT_JOB_UNLESS_WAITING = _insert_unless_waiting()
 
 
 class Outbox:
@@ -122,13 +145,10 @@ class Outbox:
             "client": client,
             "coalesce_key": coalesce_key,
         }
-        with self._db.session() as session:
-            if coalesce_key is None:
-                item = OutboxItem(**values)
-                session.add(item)
-                session.flush()
-                return item.id
-            return session.scalar(_insert_unless_waiting(values))
+        statement = INSERT_JOB if coalesce_key is None else INSERT_JOB_UNLESS_WAITING
+        with self._db.writing() as connection:
+            job_id: int | None = connection.execute(statement, values).scalar()
+        return job_id
 
     def _free(self, now: datetime) -> Any:
         return or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.answers import api_status, outcome
 from keycloak_pwreset.web.bot_check import passes_captcha
 from keycloak_pwreset.web.client import determined_client
+from keycloak_pwreset.web.store_calls import StoreCalls
 
 
 class Outcome(BaseModel):
@@ -43,18 +45,31 @@ LINK_DEAD = documented(410, "Link expired, used, superseded or unknown")
 
 
 class ApiSteps:
-    def __init__(self, captcha: CaptchaVerifier | None, worker: Wakeable) -> None:
+    def __init__(
+        self, captcha: CaptchaVerifier | None, worker: Wakeable, store: StoreCalls
+    ) -> None:
         self.captcha = captcha
         self.worker = worker
+        self.store = store
 
     async def request_link(
-        self, request: Request, captcha_response: str, ask: Callable[[str], Result], accepted: str
+        self,
+        request: Request,
+        captcha_response: str,
+        ask: Callable[[str], Result],
+        accepted: str,
+        *,
+        store_only: bool = False,
     ) -> JSONResponse:
-        """``ask`` gets the client's network; ``accepted`` is the one message for every account."""
+        """``ask`` gets the client's network; ``accepted`` is the one message for every account.
+
+        ``store_only``: ``ask`` only writes the outbox (web/store_calls.py).
+        """
         if not await passes_captcha(self.captcha, request, captcha_response):
             return outcome(Result.CAPTCHA_FAILED, 400)
         try:
-            result = await asyncio.to_thread(ask, determined_client(request))
+            client = determined_client(request)
+            result = await self.store.run(partial(ask, client), store_only=store_only)
         except (KeycloakUnavailable, KeycloakRejected):  # the realm's rules could not be read
             return outcome(Result.SERVICE_UNAVAILABLE, 503)
         if result is not Result.SUCCESS:

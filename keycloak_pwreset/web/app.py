@@ -34,6 +34,7 @@ from keycloak_pwreset.web.paths import API_PREFIX
 from keycloak_pwreset.web.return_to import ReturnTo
 from keycloak_pwreset.web.same_origin import SameOrigin, refuse_cross_site
 from keycloak_pwreset.web.security import SecurityHeaders, content_security_policy
+from keycloak_pwreset.web.store_calls import StoreCalls
 
 
 def without_422(app: FastAPI) -> None:
@@ -109,8 +110,9 @@ def include_routes(app: FastAPI, services: Services, forms: Forms, cookies: Cook
     settings = services.settings
     base = urlsplit(settings.public_url).path.rstrip("/")
     links = LinkCookies(cookies, ttl_minutes=settings.token_ttl_minutes)
-    pages = FormSteps(forms, BotChecks(services.captcha), links, services.waker, base)
-    api = ApiSteps(services.captcha, services.waker)
+    store = StoreCalls(local=services.db.local)
+    pages = FormSteps(forms, BotChecks(services.captcha), links, services.waker, base, store)
+    api = ApiSteps(services.captcha, services.waker, store)
     # The JSON API refuses cross-site calls before any handler runs (web/same_origin.py).
     guard = [Depends(refuse_cross_site(SameOrigin(settings.public_url)))]
     login_url = settings.effective_login_url

@@ -66,6 +66,8 @@ class LinkApi(Generic[Asked, Redeeming]):
     redeeming: Route[Redeeming]
     redeem: Callable[[Redeeming], Result]  # the flow's redemption
     created: int = 200  # the status of a successful redemption
+    # ``ask`` only writes the outbox (no Keycloak): web/store_calls.py.
+    ask_store_only: bool = False
 
 
 def link_router(api: LinkApi[Asked, Redeeming], steps: ApiSteps, tag: str) -> APIRouter:
@@ -75,7 +77,9 @@ def link_router(api: LinkApi[Asked, Redeeming], steps: ApiSteps, tag: str) -> AP
     async def request_link(body: asked, request: Request) -> JSONResponse:  # type: ignore[valid-type]
         typed: Asked = body  # what the annotation means, for the type checker
         captcha = typed.captcha_response
-        return await steps.request_link(request, captcha, partial(api.ask, typed), api.accepted)
+        ask = partial(api.ask, typed)
+        only = api.ask_store_only
+        return await steps.request_link(request, captcha, ask, api.accepted, store_only=only)
 
     async def redeem_link(body: redeeming) -> JSONResponse:  # type: ignore[valid-type]
         return await steps.complete(partial(api.redeem, body), success=api.created)

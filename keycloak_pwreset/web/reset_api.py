@@ -37,5 +37,6 @@ def build_router(flow: ResetFlow, steps: ApiSteps) -> APIRouter:
             documented(503, "Keycloak unavailable; nothing changed"),
         ),
         lambda body: flow.complete(body.token, body.password, body.password_confirmation),
+        ask_store_only=True,
     )
     return link_router(reset, steps, "password resets")
