@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,7 @@ def run(accounts: int, work: Path) -> dict[str, Any]:
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    rows = [
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("accounts / emails", lambda r: f"{r['accounts']} / {r['emails']}"),
         ("worker concurrency", lambda r: str(r["worker_concurrency"])),
         ("queueing the requests (s)", lambda r: str(r["queue_seconds"])),
