@@ -31,6 +31,10 @@ class Database:
         self._write_turn: AbstractContextManager[object] = (
             threading.Lock() if self.local else nullcontext()
         )
+        # On SQLite, the writers' one connection, kept between turns (the lock
+        # makes it one user at a time): a pool checkout per write cost more
+        # than the write.
+        self._writer: Connection | None = None
 
     @property
     def local(self) -> bool:
@@ -40,8 +44,16 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """One short write transaction (Core), this process's writers in turn on SQLite."""
-        with self._write_turn, self.engine.begin() as connection:
-            yield connection
+        if not self.local:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self._write_turn:
+            writer = self._writer
+            if writer is None or writer.closed or writer.invalidated:
+                writer = self._writer = self.engine.connect()
+            with writer.begin():
+                yield writer
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -58,6 +70,10 @@ class Database:
         return True
 
     def dispose(self) -> None:
+        with self._write_turn:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self.engine.dispose()
 
 

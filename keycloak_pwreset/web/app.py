@@ -116,6 +116,8 @@ def include_routes(app: FastAPI, services: Services, forms: Forms, cookies: Cook
     # The JSON API refuses cross-site calls before any handler runs (web/same_origin.py).
     guard = [Depends(refuse_cross_site(SameOrigin(settings.public_url)))]
     login_url = settings.effective_login_url
+    # First: routes are matched in order, and load balancers ask /healthz most often.
+    app.include_router(health.build_router(services))
     app.include_router(reset_pages.build_router(services.reset, pages, login_url))
     app.include_router(
         reset_api.build_router(services.reset, api), prefix=API_PREFIX, dependencies=guard
@@ -130,7 +132,6 @@ def include_routes(app: FastAPI, services: Services, forms: Forms, cookies: Cook
         app.include_router(
             signup_api.build_router(services.signup, api), prefix=API_PREFIX, dependencies=guard
         )
-    app.include_router(health.build_router(services))
     app.mount("/static", StaticFiles(directory=themes_dir() / "static"), name="static")
 
 
