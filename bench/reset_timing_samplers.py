@@ -67,6 +67,8 @@ class Target:
     known: list[str]
     known_next: dict[str, int] = field(default_factory=dict)
     unknown_used: set[str] = field(default_factory=set)
+    unknown_next: dict[str, int] = field(default_factory=dict)
+    unknown_pool: list[str] = field(default_factory=list)
     keycloak_mail_at_answer: int = 0
     keycloak_mail_missing: list[str] = field(default_factory=list)
     sent_known: dict[str, int] = field(default_factory=dict)
@@ -77,10 +79,15 @@ class Target:
             self.known_next[system] = index + 1
             self.sent_known[system] = self.sent_known.get(system, 0) + 1
             return self.known[index % len(self.known)]
-        # A fresh address of the same shape and length as the known ones, every time.
-        address = bench_address()
-        self.unknown_used.add(address)
-        return address
+        # As many never-registered addresses as known accounts, taken in turn like them: the
+        # service coalesces a repeated identifier while its job waits (a little cheaper), so
+        # both kinds must repeat alike, or the repetition shows as a difference of kind.
+        if not self.unknown_pool:
+            self.unknown_pool = [bench_address() for _ in self.known]
+            self.unknown_used.update(self.unknown_pool)
+        index = self.unknown_next.get(system, 0)
+        self.unknown_next[system] = index + 1
+        return self.unknown_pool[index % len(self.unknown_pool)]
 
 
 def bench_address() -> str:
