@@ -184,7 +184,7 @@ def main() -> int:
     parser.add_argument(
         "--warmup", type=int, default=200, help="reset requests drained first, not measured"
     )
-    parser.add_argument("--json", type=Path, default=Path("drain.json"))
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
     results = []
     for number in range(args.runs):
@@ -192,8 +192,9 @@ def main() -> int:
             log(f"run {number + 1} of {args.runs}")
             results.append(run(args.accounts, Path(work), args.warmup))
     print_table(results)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"wrote {args.json}")
+    if args.json is not None:  # not by default: no stray file in the working directory
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        log(f"wrote {args.json}")
     return 0 if all(r["exactly_once"] and not r["outbox_pending"] for r in results) else 1
 
 
