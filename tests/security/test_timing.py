@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pytest
 from keycloak import KeycloakAdmin
@@ -54,7 +55,7 @@ from tests.security.timing_runs import (
 )
 from tests.security.timing_sink import SinkProcess, sink_process
 from tests.security.timing_stack import ServeProcess, add_accounts, serve_process, unknown_addresses
-from tests.security.timing_stats import assert_indistinguishable
+from tests.security.timing_stats import Comparison, assert_indistinguishable
 
 SAMPLES = 300  # per kind: existing and unknown
 ACCOUNTS = 100  # existing accounts per settled test, each named SAMPLES / ACCOUNTS times
@@ -112,14 +113,30 @@ def signup_api(served: ServeProcess) -> Sender:
     return api_sender(served, "/api/v1/signups", signup_body)
 
 
-def timed_resets(served: ServeProcess, admin: KeycloakAdmin, mail: SinkProcess, run: Run) -> None:
-    """300 + 300 settled reset requests through ``run.send``; timed, checked, recorded."""
+class Samples(NamedTuple):
+    accounts: list[str]
+    others: list[str]  # the unknown (or new) addresses
+    warm_up: list[str]
+    comparison: Comparison
+
+
+def settled_samples(served: ServeProcess, admin: KeycloakAdmin, run: Run, others: str) -> Samples:
+    """Run ``run`` settled over fresh accounts and addresses, and record its figures.
+
+    The caller checks the mail and the bounds.
+    """
     accounts = add_accounts(admin, run.prefix, ACCOUNTS)
     existing = accounts * (SAMPLES // ACCOUNTS)
-    unknown = unknown_addresses(run.prefix + "none", SAMPLES)
+    unknown = unknown_addresses(run.prefix + others, SAMPLES)
     warm_up = unknown_addresses(run.prefix + "warm", WARM_UP)
     comparison = settled_run(served, run.send, existing, unknown, warm_up)
     comparison.record(run.label)
+    return Samples(accounts, unknown, warm_up, comparison)
+
+
+def timed_resets(served: ServeProcess, admin: KeycloakAdmin, mail: SinkProcess, run: Run) -> None:
+    """300 + 300 settled reset requests through ``run.send``; timed, checked, recorded."""
+    accounts, unknown, warm_up, comparison = settled_samples(served, admin, run, "none")
     assert mail.delivered(accounts, RESET_SUBJECT) == SAMPLES
     assert mail.delivered(unknown + warm_up) == 0
     assert_indistinguishable(comparison)
@@ -127,12 +144,7 @@ def timed_resets(served: ServeProcess, admin: KeycloakAdmin, mail: SinkProcess, 
 
 def timed_signups(served: ServeProcess, admin: KeycloakAdmin, mail: SinkProcess, run: Run) -> None:
     """300 + 300 settled sign-up requests (emails with an account, and new ones)."""
-    accounts = add_accounts(admin, run.prefix, ACCOUNTS)
-    existing = accounts * (SAMPLES // ACCOUNTS)
-    new = unknown_addresses(run.prefix + "new", SAMPLES)
-    warm_up = unknown_addresses(run.prefix + "warm", WARM_UP)
-    comparison = settled_run(served, run.send, existing, new, warm_up)
-    comparison.record(run.label)
+    accounts, new, _warm_up, comparison = settled_samples(served, admin, run, "new")
     # Emails with an account get "you already have an account", new ones a verification link.
     assert mail.delivered(accounts, EXISTS_SUBJECT) == SAMPLES
     assert mail.delivered(accounts, SIGNUP_SUBJECT) == 0

@@ -98,14 +98,7 @@ def settled_run(
     warm_up: list[str],
 ) -> Comparison:
     """Each request on an idle service: the worker finished the previous one's work."""
-    times: dict[str, list[float]] = {EXISTING: [], UNKNOWN: []}
-    with requests.Session() as http, no_garbage_collection():
-        # One kept-alive connection, as a script would use.
-        warm(served, send, http, warm_up)
-        for kind, identifier in interleaved(existing, unknown):
-            times[kind].append(send(http, identifier))
-            served.wait_until_idle()
-    return Comparison(times[EXISTING], times[UNKNOWN])
+    return _timed(served, send, interleaved(existing, unknown), warm_up, settle=True)
 
 
 def unpaused_run(
@@ -117,12 +110,28 @@ def unpaused_run(
 ) -> Comparison:
     """Every request as soon as the previous answer is in: the worker's work for each falls
     into the answers that follow, whatever they name."""
+    comparison = _timed(served, send, shuffled(existing, unknown), warm_up, settle=False)
+    served.wait_until_idle()
+    return comparison
+
+
+def _timed(
+    served: ServeProcess,
+    send: Sender,
+    order: list[tuple[str, str]],
+    warm_up: list[str],
+    *,
+    settle: bool,
+) -> Comparison:
+    """Time each (kind, identifier) of ``order``; ``settle``: wait for the worker after each."""
     times: dict[str, list[float]] = {EXISTING: [], UNKNOWN: []}
     with requests.Session() as http, no_garbage_collection():
+        # One kept-alive connection, as a script would use.
         warm(served, send, http, warm_up)
-        for kind, identifier in shuffled(existing, unknown):
+        for kind, identifier in order:
             times[kind].append(send(http, identifier))
-    served.wait_until_idle()
+            if settle:
+                served.wait_until_idle()
     return Comparison(times[EXISTING], times[UNKNOWN])
 
 

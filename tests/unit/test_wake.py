@@ -12,19 +12,24 @@ from pathlib import Path
 import pytest
 
 from keycloak_pwreset import worker_process
-from keycloak_pwreset.wake import WakeListener, WakeSender, private_socket_path
+from keycloak_pwreset.wake import WAKE_SOCKET_VAR, WakeListener, WakeSender, private_socket_path
 from keycloak_pwreset.worker_process import WorkerProcess
 
 
-def test_a_datagram_wakes_the_listener() -> None:
+def wakes_listener_at(path: Path) -> bool:
+    """A listener at ``path`` is woken by one sender's datagram; its socket goes with it."""
     woken = threading.Event()
-    path = private_socket_path()
     listener = WakeListener(path, woken.set).start()
     try:
         WakeSender(path).wake()
-        assert woken.wait(5)
+        return woken.wait(5)
     finally:
         listener.close()
+
+
+def test_a_datagram_wakes_the_listener() -> None:
+    path = private_socket_path()
+    assert wakes_listener_at(path)
     assert not path.exists()
 
 
@@ -55,19 +60,13 @@ def test_a_full_buffer_never_blocks_the_sender() -> None:
 def test_a_socket_left_by_a_killed_worker_is_replaced() -> None:
     path = private_socket_path()
     path.write_bytes(b"")  # what a worker killed with SIGKILL leaves
-    woken = threading.Event()
-    listener = WakeListener(path, woken.set).start()
-    try:
-        WakeSender(path).wake()
-        assert woken.wait(5)
-    finally:
-        listener.close()
+    assert wakes_listener_at(path)
 
 
 @pytest.fixture(autouse=True)
 def restored_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """WorkerProcess.start() names its socket in os.environ: undone after each test."""
-    monkeypatch.setenv(worker_process.WAKE_SOCKET_VAR, "")
+    monkeypatch.setenv(WAKE_SOCKET_VAR, "")
 
 
 class ScriptWorker(WorkerProcess):
@@ -110,7 +109,7 @@ def test_a_child_that_dies_is_started_again(
 def test_serve_names_the_socket_for_its_web_processes(tmp_path: Path) -> None:
     supervisor = ScriptWorker(tmp_path / "starts").start()
     try:
-        assert os.environ[worker_process.WAKE_SOCKET_VAR] == str(supervisor.socket_path)
+        assert os.environ[WAKE_SOCKET_VAR] == str(supervisor.socket_path)
     finally:
         supervisor.stop()
 
