@@ -19,10 +19,11 @@ or none, then, a moment later, a probe naming a fresh unknown address; only the 
 The worker's work for the first request (much more for a real account: a token, an email) falls
 into the probe's answer: does that answer tell what the first request named? (the channel
 through the next answer). The other sends 300 + 300 requests back to back, in one plain shuffle,
-each as soon as the previous answer is in, and compares them as the first tests do.
+each as soon as the previous answer is in, and compares their distributions.
 
 In every test the two samples must be indistinguishable: two-sample Kolmogorov-Smirnov
-p > 0.01 and medians within 5 % (timing_stats.py). Their medians, ratios, p-values and deciles
+p > 0.01 and, but for the back-to-back test, medians within 5 % (timing_stats.py: back to back,
+the answers are a mixture of two modes, whose median jumps between them by chance). Their medians, ratios, p-values and deciles
 are printed at the end of the run. Like any statistical test at a 1 % level, each would fail
 about once in a hundred runs even for identical distributions; a real leak (Keycloak's own
 flow: ratio ~2, p ~ 1e-15, see bench/reset_timing.py) fails it every time.
@@ -55,7 +56,11 @@ from tests.security.timing_runs import (
 )
 from tests.security.timing_sink import SinkProcess, sink_process
 from tests.security.timing_stack import ServeProcess, add_accounts, serve_process, unknown_addresses
-from tests.security.timing_stats import Comparison, assert_indistinguishable
+from tests.security.timing_stats import (
+    Comparison,
+    assert_indistinguishable,
+    assert_same_distribution,
+)
 
 SAMPLES = 300  # per kind: existing and unknown
 ACCOUNTS = 100  # existing accounts per settled test, each named SAMPLES / ACCOUNTS times
@@ -205,4 +210,6 @@ def test_reset_requests_without_pauses_take_as_long_for_existing_and_unknown_acc
     comparison.record("reset without pauses")
     assert mail.delivered(accounts, RESET_SUBJECT) == SAMPLES
     assert mail.delivered(unknown + warm_up) == 0
-    assert_indistinguishable(comparison)
+    # The medians of these answers are a mixture's (timing_stats.assert_same_distribution); the
+    # channel they would carry is the probe test's, which keeps both bounds.
+    assert_same_distribution(comparison)

@@ -55,3 +55,15 @@ class Comparison:
 def assert_indistinguishable(comparison: Comparison) -> None:
     assert comparison.p_value > MIN_P_VALUE, comparison.summary()
     assert abs(comparison.median_ratio - 1) < MAX_MEDIAN_GAP, comparison.summary()
+
+
+def assert_same_distribution(comparison: Comparison) -> None:
+    """The KS bound alone, for answers that are a mixture of two modes.
+
+    Back to back on 2 cores, an answer is either alone or behind the worker's work for an
+    earlier request (of either kind: the order is shuffled), and the medians sit at the jump
+    between the two modes: one CI run put them 8 % apart (ratio 0.922) while KS found the two
+    distributions alike (p 0.585). The median of such a mixture moves with the share of each
+    mode by chance; KS compares the whole distributions and keeps its 1 % false-alarm rate.
+    """
+    assert comparison.p_value > MIN_P_VALUE, comparison.summary()
