@@ -22,11 +22,12 @@ through the next answer). The other sends 300 + 300 requests back to back, in on
 each as soon as the previous answer is in, and compares their distributions.
 
 In every test the two samples must be indistinguishable: two-sample Kolmogorov-Smirnov
-p > 0.01 and, but for the back-to-back test, medians within 5 % (timing_stats.py: back to back,
-the answers are a mixture of two modes, whose median jumps between them by chance). Their medians, ratios, p-values and deciles
-are printed at the end of the run. Like any statistical test at a 1 % level, each would fail
-about once in a hundred runs even for identical distributions; a real leak (Keycloak's own
-flow: ratio ~2, p ~ 1e-15, see bench/reset_timing.py) fails it every time.
+p > 0.01 and, but for the back-to-back test, medians within 5 % (timing_stats.py: back to
+back, the answers are a mixture of two modes, whose median jumps between them by chance).
+Their medians, ratios, p-values and deciles are printed at the end of the run. Like any
+statistical test at a 1 % level, each would fail about once in a hundred runs even for
+identical distributions; a real leak (Keycloak's own flow: ratio ~2, p ~ 1e-15, see
+bench/reset_timing.py) fails it every time.
 
 Each test also checks that the existing accounts really were found (their emails arrived) and
 the unknown ones were not (no email, or a sign-up's verification email), so that it cannot pass
