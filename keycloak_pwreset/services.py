@@ -80,6 +80,7 @@ def build_services(
     # Sign-up jobs already queued are still done after sign-up is switched off.
     worker = build_worker(settings, db, clock, outbox, {**reset.handlers(), **signup.handlers()})
     reset.wake_worker = signup.wake_worker = worker.wake
+    reset.turns = signup.turns = worker.turns
     captcha = captcha or build_verifier(settings.captcha, settings.public_url)
     return Services(settings, db, gateway, mailer, outbox, tokens, reset, signup, worker, captcha)
 

@@ -1,8 +1,10 @@
 """The worker: drains the outbox, retrying with backoff until each job is done.
 
-It runs in a thread inside `serve` by default, or on its own as
-`keycloak-pwreset worker`; several workers may share one database (leases keep
-them from doing the same job at once). It also runs the retention sweep.
+It runs as `keycloak-pwreset worker`, which `serve` starts as a child process
+by default (worker_process.py); several workers may share one database (leases
+keep them from doing the same job at once). Within one worker, up to its
+concurrency of jobs run at once, and turns.py keeps those for one person in
+order. It also runs the retention sweep.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from keycloak_pwreset.audit import audit
 from keycloak_pwreset.clock import Clock, utc_now
 from keycloak_pwreset.errors import LeaseLost, MailRejected, PwresetError, UnreadablePayload
 from keycloak_pwreset.store.outbox import LEASE, Outbox, OutboxJob
+from keycloak_pwreset.turns import Turns
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +140,13 @@ class Worker:
         retention: Callable[[], object] | None = None,
         clock: Clock = utc_now,
         concurrency: int = 1,
+        turns: Turns | None = None,
     ) -> None:
         self.outbox = outbox
         # Jobs worked at once (KCPR_WORKER__CONCURRENCY); 1 works them in the caller's thread.
         self.concurrency = max(1, concurrency)
+        # The flows' Turns: the pool's jobs for one person act one at a time, in order.
+        self.turns = turns or Turns()
         self.handlers = handlers
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
@@ -216,7 +222,12 @@ class Worker:
         if jobs:
             beat.hold(jobs[0].lease_id, len(jobs))
         for job in jobs:
-            running[pool.submit(self._work, job)] = job.lease_id
+            self.turns.begin(job.id)  # here, in lease order, before any of them runs
+            running[pool.submit(self._work_in_turn, job)] = job.lease_id
+
+    def _work_in_turn(self, job: OutboxJob) -> bool:
+        with self.turns.job(job.id):
+            return self._work(job)
 
     def _work(self, job: OutboxJob) -> bool:
         try:

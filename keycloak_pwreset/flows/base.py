@@ -13,6 +13,7 @@ from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.store.link_tokens import TokenStore
 from keycloak_pwreset.store.outbox import Outbox
 from keycloak_pwreset.store.sent_emails import SentEmails
+from keycloak_pwreset.turns import Turns
 
 
 @dataclass
@@ -29,6 +30,8 @@ class Flow:
     emails_per_account_per_client_per_hour: int = 3
     emails_per_account_per_hour: int = 10
     wake_worker: Callable[[], None] = lambda: None
+    # Shared with the worker: its concurrent jobs for one person act in order (turns.py).
+    turns: Turns = field(default_factory=Turns)
 
     @property
     def ttl_minutes(self) -> int:

@@ -140,22 +140,22 @@ class ResetFlow(LinkFlow):
             if self.unknown_account_notice:
                 self._tell_no_account(job)
             return
-        if self.privileged(user.id):  # an administrator's password is not ours to set
-            return
-        if self.over_email_limit(user.id, network):
-            return
-        locale = self.languages.pick(job.locale, user.locale, job.page_locale)
-        self.send_link(
-            purpose=PURPOSE,
-            path=RESET_LINK_PATH,
-            account=user.id,
-            network=network,
-            kind="reset",
-            locale=locale,
-            send=partial(send_reset_email, user=user),
-            user_id=user.id,
-            email=user.email,
-        )
+        with self.turns.turn(user.id):
+            if self.privileged(user.id):  # an administrator's password is not ours to set
+                return
+            if self.over_email_limit(user.id, network):
+                return
+            self.send_link(
+                purpose=PURPOSE,
+                path=RESET_LINK_PATH,
+                account=user.id,
+                network=network,
+                kind="reset",
+                locale=self.languages.pick(job.locale, user.locale, job.page_locale),
+                send=partial(send_reset_email, user=user),
+                user_id=user.id,
+                email=user.email,
+            )
 
     def _tell_no_account(self, job: ResetRequestJob) -> None:
         """Email an address with no account that someone asked to reset "its" password.
@@ -166,30 +166,34 @@ class ResetFlow(LinkFlow):
         it cannot be used to send someone a message of one's own.
         """
         address = normalize_email(job.identifier)
-        if address is None or self.over_email_limit(address, job.client):
+        if address is None:
             return
-        locale = self.languages.pick(job.locale, job.page_locale)
-        send_no_account_email(
-            self.mailer,
-            locale=locale,
-            to=address,
-            reset_url=f"{self.public_url}/forgot-password",
-            signup_url=self.signup_url,
-            site_name=self.site_name,
-        )
-        self.count_email(address, job.client, "no-account", locale)
+        with self.turns.turn(address):
+            if self.over_email_limit(address, job.client):
+                return
+            locale = self.languages.pick(job.locale, job.page_locale)
+            send_no_account_email(
+                self.mailer,
+                locale=locale,
+                to=address,
+                reset_url=f"{self.public_url}/forgot-password",
+                signup_url=self.signup_url,
+                site_name=self.site_name,
+            )
+            self.count_email(address, job.client, "no-account", locale)
 
     def process_changed(self, job: PasswordChangedJob) -> None:
         user = self.gateway.get_user(job.user_id)
         if user is None or not user.email:
             return
-        send_password_changed_email(
-            self.mailer,
-            locale=self.languages.pick(job.locale, user.locale),
-            user=user,
-            reset_url=f"{self.public_url}/forgot-password",
-            site_name=self.site_name,
-        )
+        with self.turns.turn(user.id):
+            send_password_changed_email(
+                self.mailer,
+                locale=self.languages.pick(job.locale, user.locale),
+                user=user,
+                reset_url=f"{self.public_url}/forgot-password",
+                site_name=self.site_name,
+            )
 
     def process_logout(self, job: LogoutSessionsJob) -> None:
         with contextlib.suppress(AccountNotFound):  # no account, no sessions: done

@@ -144,11 +144,17 @@ class SignupFlow(LinkFlow):
         rules = self.gateway.signup_rules()
         existing = self.gateway.find_user_by_email(email)
         if existing is not None and not rules.duplicate_emails:
-            if self._may_get_reset_link(existing) and not self.over_email_limit(
-                existing.id, network
-            ):
-                self._tell_account_exists(existing, locale, network)
+            with self.turns.turn(existing.id):
+                if self._may_get_reset_link(existing) and not self.over_email_limit(
+                    existing.id, network
+                ):
+                    self._tell_account_exists(existing, locale, network)
             return
+        with self.turns.turn(email):
+            self._send_signup_link(job)
+
+    def _send_signup_link(self, job: SignupRequestJob) -> None:
+        email, locale, network = job.applicant.email, job.applicant.locale, job.client
         if self.over_email_limit(email, network):
             return
         self.send_link(
