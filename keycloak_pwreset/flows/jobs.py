@@ -15,7 +15,7 @@ in the JSON both had before they were typed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, asdict, dataclass, fields
+from dataclasses import MISSING, Field, dataclass, fields
 from typing import Any, ClassVar, Self
 
 from keycloak_pwreset.errors import UnreadablePayload
@@ -51,7 +51,9 @@ class Job:
     KIND: ClassVar[str]
 
     def to_payload(self) -> dict[str, object]:
-        return asdict(self)
+        # Every field is text (from_payload reads them so): no deep copy needed, as
+        # asdict would make on the request path.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, object]) -> Self:

@@ -48,12 +48,35 @@ class Database:
             with self.engine.begin() as connection:
                 yield connection
             return
+        with self._write_turn, self._kept_writer().begin() as transaction:
+            yield transaction.connection
+
+    @contextmanager
+    def driver_writing(self) -> Iterator[Any]:
+        """SQLite only: ``writing`` on the driver's own connection, committed here.
+
+        For statements prepared once (store/prepared.py): SQLAlchemy's
+        transaction around one insert cost more than the insert.
+        """
+        if self.engine.dialect.name != "sqlite":
+            raise RuntimeError("driver_writing is for the SQLite store")
         with self._write_turn:
-            writer = self._writer
-            if writer is None or writer.closed or writer.invalidated:
-                writer = self._writer = self.engine.connect()
-            with writer.begin():
-                yield writer
+            driver = self._kept_writer().connection.driver_connection
+            if driver is None:  # only for a connection that was closed
+                raise RuntimeError("the SQLite writer has no driver connection")
+            try:
+                yield driver
+            except BaseException:
+                driver.rollback()
+                raise
+            driver.commit()
+
+    def _kept_writer(self) -> Connection:
+        """The writers' one connection, opened again if it was lost (call in the turn)."""
+        writer = self._writer
+        if writer is None or writer.closed or writer.invalidated:
+            writer = self._writer = self.engine.connect()
+        return writer
 
     @contextmanager
     def session(self) -> Iterator[Session]:

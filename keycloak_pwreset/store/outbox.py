@@ -32,6 +32,7 @@ from keycloak_pwreset.clock import Clock, utc_now
 from keycloak_pwreset.errors import LeaseLost
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.store.models import OutboxItem
+from keycloak_pwreset.store.prepared import Prepared
 
 # Short, because a crashed worker's jobs wait this long before another worker
 # may take them; a live worker renews its leases long before they run out.
@@ -116,6 +117,14 @@ INSERT_JOB_UNLESS_WAITING = _insert_unless_waiting()
 class Outbox:
     def __init__(self, db: Database, clock: Clock = utc_now) -> None:
         self._db = db
+        # On SQLite the two inserts run on the driver's cursor (store/prepared.py).
+        self._prepared: dict[bool, Prepared] = {}
+        if db.local:
+            dialect = db.engine.dialect
+            self._prepared = {
+                False: Prepared(INSERT_JOB, dialect, _NEW_JOB),
+                True: Prepared(INSERT_JOB_UNLESS_WAITING, dialect, _NEW_JOB),
+            }
         self._clock = clock
 
     def add(
@@ -145,9 +154,15 @@ class Outbox:
             "client": client,
             "coalesce_key": coalesce_key,
         }
-        statement = INSERT_JOB if coalesce_key is None else INSERT_JOB_UNLESS_WAITING
+        coalescing = coalesce_key is not None
+        prepared = self._prepared.get(coalescing)
+        if prepared is not None:
+            with self._db.driver_writing() as driver:
+                job_id: int | None = prepared.scalar(driver, values)
+            return job_id
+        statement = INSERT_JOB_UNLESS_WAITING if coalescing else INSERT_JOB
         with self._db.writing() as connection:
-            job_id: int | None = connection.execute(statement, values).scalar()
+            job_id = connection.execute(statement, values).scalar()
         return job_id
 
     def _free(self, now: datetime) -> Any:

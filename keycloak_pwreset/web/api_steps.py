@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from keycloak_pwreset.captcha import CaptchaVerifier
 from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
@@ -44,6 +44,12 @@ ERRORS: dict[int | str, dict[str, object]] = {
 LINK_DEAD = documented(410, "Link expired, used, superseded or unknown")
 
 
+@cache
+def accepted_body(message: str) -> bytes:
+    """The one answer to every accepted request, rendered once (the same bytes each time)."""
+    return bytes(JSONResponse({"result": Result.SUCCESS.value, "message": message}).body)
+
+
 class ApiSteps:
     def __init__(
         self, captcha: CaptchaVerifier | None, worker: Wakeable, store: StoreCalls
@@ -60,7 +66,7 @@ class ApiSteps:
         accepted: str,
         *,
         store_only: bool = False,
-    ) -> JSONResponse:
+    ) -> Response:
         """``ask`` gets the client's network; ``accepted`` is the one message for every account.
 
         ``store_only``: ``ask`` only writes the outbox (web/store_calls.py).
@@ -74,8 +80,8 @@ class ApiSteps:
             return outcome(Result.SERVICE_UNAVAILABLE, 503)
         if result is not Result.SUCCESS:
             return outcome(result, 400)
-        body = {"result": Result.SUCCESS.value, "message": accepted}
-        return wake_worker_after(JSONResponse(body, status_code=202), self.worker)
+        answer = Response(accepted_body(accepted), 202, media_type="application/json")
+        return wake_worker_after(answer, self.worker)
 
     async def complete(self, act: Callable[[], Result], *, success: int = 200) -> JSONResponse:
         result = await asyncio.to_thread(act)

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.web.api_steps import ERRORS, LINK_DEAD, ApiSteps, Outcome
@@ -74,7 +74,7 @@ def link_router(api: LinkApi[Asked, Redeeming], steps: ApiSteps, tag: str) -> AP
     router = APIRouter(tags=[tag])
     asked, redeeming = api.asking.body, api.redeeming.body
 
-    async def request_link(body: asked, request: Request) -> JSONResponse:  # type: ignore[valid-type]
+    async def request_link(body: asked, request: Request) -> Response:  # type: ignore[valid-type]
         typed: Asked = body  # what the annotation means, for the type checker
         captcha = typed.captcha_response
         ask = partial(api.ask, typed)
