@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import secrets
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from keycloak import KeycloakAdmin
 
 from keycloak_pwreset_demo.ports import free_port
+from keycloak_pwreset_demo.postgres import PostgresCluster
 from keycloak_pwreset_demo.realm import RealmInfo
 from keycloak_pwreset_demo.smtp_sink import SmtpSink
 from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle, ServiceHandle
@@ -53,6 +56,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # Every test runs from 127.0.0.1: per-client limits high enough for the whole
 # suite; the per-account email cooldown stays at its default (3 an hour).
 TEST_LIMITS = {"requests_per_client": "100000/minute", "token_attempts_per_client": "100000/minute"}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One throw-away PostgreSQL cluster for the run, started by the first test that needs it.
+
+    In a directory of its own under /tmp (not pytest's, which its server user cannot enter).
+    """
+    cluster = PostgresCluster.start(Path(tempfile.mkdtemp(prefix="kcpr-postgres-")))
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,8 @@ from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import ReturningInsert
 
 from keycloak_pwreset.clock import Clock, utc_now
@@ -168,54 +170,70 @@ class Outbox:
     def _free(self, now: datetime) -> Any:
         return or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now)
 
-    def _due_ids(self, now: datetime, limit: int) -> list[int]:
+    def _due(self, now: datetime, limit: int) -> Select[int]:
         """The next due ids, each client's oldest first: round-robin between clients.
 
         Ranked within their client (1 for each client's oldest due row, 2 for
         the next, ...), so a flood of 500 rows from one network delays another
         network's first row by at most one row per flooding client. Each call
         ranks every due row: cheap for the few thousand that the per-client
-        request limits let a flood queue.
+        request limits let a flood queue. On PostgreSQL the rows are locked as
+        they are picked, skipping those another worker is leasing right now
+        (``FOR UPDATE SKIP LOCKED``; SQLite has no row locks and renders none),
+        so concurrent workers take different jobs instead of waiting on the
+        same ones.
         """
-        rank = func.row_number().over(partition_by=OutboxItem.client, order_by=OutboxItem.id)
+        rank = func.row_number().over(partition_by=OUTBOX.c.client, order_by=OUTBOX.c.id)
         due = (
-            select(OutboxItem.id, rank.label("rank"))
-            .where(
-                OutboxItem.failed_at.is_(None),
-                OutboxItem.next_attempt_at <= now,
-                self._free(now),
-            )
+            select(OUTBOX.c.id, rank.label("rank"))
+            .where(OUTBOX.c.failed_at.is_(None), OUTBOX.c.next_attempt_at <= now, self._free(now))
             .subquery()
         )
-        with self._db.session() as session:
-            query = select(due.c.id).order_by(due.c.rank, due.c.id).limit(limit)
-            return list(session.scalars(query).all())
+        return (
+            select(OUTBOX.c.id)
+            .join(due, due.c.id == OUTBOX.c.id)
+            .order_by(due.c.rank, OUTBOX.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=OUTBOX)
+        )
 
     def lease_due(self, limit: int = 10) -> list[OutboxJob]:
         """Lease up to ``limit`` due items under one new lease; safe with several workers.
 
         One UPDATE for all of them, which leases only those still free (another
         worker may have taken some since they were ranked), then one read of
-        what this lease got, in the ranked order.
+        what this lease got, in the ranked order. On PostgreSQL the pick and
+        the UPDATE are one transaction (the pick's row locks hold until the
+        UPDATE); on SQLite the pick is a read of its own, because a read
+        transaction that then writes fails at once if a writer came between.
         """
         now = self._clock()
         lease_id = secrets.token_hex(16)
-        ids = self._due_ids(now, limit)
-        if not ids:
-            return []
+        if self._db.local:
+            with self._db.session() as session:
+                ids = list(session.scalars(self._due(now, limit)).all())
+            if not ids:
+                return []
         with self._db.session() as session:
-            session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id.in_(ids), self._free(now))
-                .values(
-                    locked_until=now + LEASE, lease_id=lease_id, attempts=OutboxItem.attempts + 1
-                )
-                .execution_options(synchronize_session=False)
-            )
-            items = session.scalars(select(OutboxItem).where(OutboxItem.lease_id == lease_id))
-            # As stored, even if not an object: reading it is its kind's job.
-            held = {i.id: OutboxJob(i.id, i.kind, i.payload, i.attempts, lease_id) for i in items}
+            if not self._db.local:
+                ids = list(session.scalars(self._due(now, limit)).all())
+            held = self._take(session, ids, now, lease_id)
         return [held[item_id] for item_id in ids if item_id in held]
+
+    def _take(
+        self, session: Session, ids: list[int], now: datetime, lease_id: str
+    ) -> dict[int, OutboxJob]:
+        if not ids:
+            return {}
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids), self._free(now))
+            .values(locked_until=now + LEASE, lease_id=lease_id, attempts=OutboxItem.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        items = session.scalars(select(OutboxItem).where(OutboxItem.lease_id == lease_id))
+        # As stored, even if not an object: reading it is its kind's job.
+        return {i.id: OutboxJob(i.id, i.kind, i.payload, i.attempts, lease_id) for i in items}
 
     def renew(self, lease_id: str) -> int:
         """Extend every job still held under this lease; return how many.

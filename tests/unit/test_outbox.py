@@ -3,12 +3,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from keycloak_pwreset.errors import LeaseLost
 from keycloak_pwreset.store import outbox as outbox_module
@@ -23,6 +23,12 @@ from keycloak_pwreset.store.outbox import (
     backoff,
 )
 from tests.unit.fakes import FakeClock
+
+
+@pytest.fixture
+def db(any_db: Database) -> Database:
+    """Part of the store's contract suite: SQLite and PostgreSQL (tests/unit/conftest.py)."""
+    return any_db
 
 
 @pytest.fixture
@@ -223,9 +229,8 @@ def test_payload_is_a_copy(outbox: Outbox) -> None:
 
 
 @pytest.fixture
-def two_databases(tmp_path: Path) -> Iterator[tuple[Database, Database]]:
-    url = f"sqlite:///{tmp_path / 'outbox.db'}"
-    first, second = open_database(url), open_database(url)
+def two_databases(store_url: str) -> Iterator[tuple[Database, Database]]:
+    first, second = open_database(store_url), open_database(store_url)
     yield first, second
     first.dispose()
     second.dispose()
@@ -416,18 +421,61 @@ def test_a_failed_or_finished_job_absorbs_nothing(outbox: Outbox) -> None:
     assert outbox.add("k", {}, coalesce_key="key") is not None
 
 
-def test_coalescing_add_is_one_statement(outbox: Outbox, db: Database) -> None:
-    """On SQLite the insert runs on the driver's cursor (store/prepared.py): its trace
-    callback sees every statement, the transaction's own included."""
+@contextmanager
+def statements_run(db: Database) -> Iterator[list[str]]:
+    """Every statement sent to the database meanwhile. On SQLite the inserts run on the
+    driver's cursor (store/prepared.py), which only the driver's trace callback sees."""
     statements: list[str] = []
+    if not db.local:
+
+        def record(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        return
     with db.driver_writing() as driver:
         driver.set_trace_callback(statements.append)
     try:
-        outbox.add("k", {"n": 1}, client="net-a", coalesce_key="key")
-        outbox.add("k", {"n": 2}, client="net-a", coalesce_key="key")
+        yield statements
     finally:
         with db.driver_writing() as driver:
             driver.set_trace_callback(None)
+
+
+def test_coalescing_add_is_one_statement(outbox: Outbox, db: Database) -> None:
+    with statements_run(db) as statements:
+        outbox.add("k", {"n": 1}, client="net-a", coalesce_key="key")
+        outbox.add("k", {"n": 2}, client="net-a", coalesce_key="key")
     work = [s for s in statements if s.split()[0].upper() not in ("BEGIN", "COMMIT")]
     assert len(work) == 2
     assert all(s.lstrip().upper().startswith("INSERT") for s in work)
+
+
+def test_a_worker_skips_the_jobs_another_is_leasing(
+    outbox: Outbox, db: Database, clock: FakeClock
+) -> None:
+    """PostgreSQL: while one worker's lease transaction holds the first jobs, another worker
+    takes the next ones at once (FOR UPDATE SKIP LOCKED), neither waiting nor idle."""
+    if db.local:
+        pytest.skip("SQLite has no row locks: one writer at a time is its whole story")
+    ids = [outbox.add("k", {"n": n}) for n in range(6)]
+    with db.engine.connect() as other, other.begin():
+        held = other.execute(
+            select(OutboxItem.id).order_by(OutboxItem.id).limit(3).with_for_update()
+        ).scalars()
+        assert list(held) == ids[:3]
+        leased: list[list[int]] = []
+        # In a thread: a lease that waited on the held rows would wait for this transaction.
+        lease = threading.Thread(
+            target=lambda: leased.append([job.id for job in outbox.lease_due(limit=3)])
+        )
+        lease.start()
+        lease.join(timeout=5)
+        waited = lease.is_alive()
+    lease.join(timeout=30)
+    assert not waited
+    assert leased == [ids[3:]]

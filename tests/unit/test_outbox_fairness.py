@@ -13,6 +13,12 @@ VICTIM = "203.0.113.0"
 
 
 @pytest.fixture
+def db(any_db: Database) -> Database:
+    """Part of the store's contract suite: SQLite and PostgreSQL (tests/unit/conftest.py)."""
+    return any_db
+
+
+@pytest.fixture
 def outbox(db: Database, clock: FakeClock) -> Outbox:
     return Outbox(db, clock)
 

@@ -22,6 +22,12 @@ SECOND = timedelta(seconds=1)
 DEFAULTS = RetentionSettings()
 
 
+@pytest.fixture
+def db(any_db: Database) -> Database:
+    """Part of the store's contract suite: SQLite and PostgreSQL (tests/unit/conftest.py)."""
+    return any_db
+
+
 def add_token(db: Database, name: str, **moments: datetime) -> None:
     """A token row whose life ended (or not) at the given moments."""
     start = moments.pop("created_at")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,15 +17,19 @@ TTL = timedelta(hours=1)
 
 
 @pytest.fixture
+def db(any_db: Database) -> Database:
+    """Part of the store's contract suite: SQLite and PostgreSQL (tests/unit/conftest.py)."""
+    return any_db
+
+
+@pytest.fixture
 def store(db: Database, clock: FakeClock) -> TokenStore:
     return TokenStore(db, clock)
 
 
 @pytest.fixture
-def file_db(tmp_path: Path) -> Iterator[Database]:
-    database = open_database(f"sqlite:///{tmp_path / 'tokens.db'}")
-    yield database
-    database.dispose()
+def file_db(any_db: Database) -> Database:
+    return any_db
 
 
 def rows(db: Database) -> list[LinkToken]:

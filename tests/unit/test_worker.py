@@ -20,6 +20,12 @@ BEAT = 0.01  # real seconds between heartbeats in these tests
 
 
 @pytest.fixture
+def db(any_db: Database) -> Database:
+    """Part of the store's contract suite: SQLite and PostgreSQL (tests/unit/conftest.py)."""
+    return any_db
+
+
+@pytest.fixture
 def outbox(db: Database, clock: FakeClock) -> Outbox:
     return Outbox(db, clock)
 

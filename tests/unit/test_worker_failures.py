@@ -21,6 +21,12 @@ from tests.unit.test_mail_transport import HOST, SmtpServer, start_server
 
 
 @pytest.fixture
+def db(any_db: Database) -> Database:
+    """Part of the store's contract suite: SQLite and PostgreSQL (tests/unit/conftest.py)."""
+    return any_db
+
+
+@pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     controller, server = start_server()
     yield server
