@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -183,3 +184,12 @@ class MemoryTransport:
             raise MailDeliveryError("memory transport told to fail")
         with self._lock:
             self.sent.append(SentMail(message, envelope_from, to))
+
+
+class SlowTransport(MemoryTransport):
+    """An SMTP server that takes a while: it widens the window between a job's cooldown
+    check and its count, where concurrent jobs for one account could both slip through."""
+
+    def send(self, message: EmailMessage, *, envelope_from: str, to: str) -> None:
+        time.sleep(0.02)
+        super().send(message, envelope_from=envelope_from, to=to)

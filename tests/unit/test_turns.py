@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 
 from keycloak_pwreset.flows.signup import SignupRequest
 from keycloak_pwreset.gateway import KeycloakUser, SignupRules
@@ -15,7 +14,7 @@ from keycloak_pwreset.services import build_services
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.turns import Turns
 from tests.unit.conftest import PUBLIC_URL, make_settings
-from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport, SlowTransport
 
 WAIT = 5.0  # a bound for a thread that should finish at once, never reached when it works
 
@@ -178,14 +177,6 @@ def test_a_sign_up_then_a_reset_for_one_account_mail_in_order_and_the_last_link_
     assert subjects[0].startswith("You already have") and subjects[1].startswith("Reset your")
 
 
-class SlowTransport(MemoryTransport):
-    """An SMTP server that takes a while: the window between cooldown check and count."""
-
-    def send(self, message: EmailMessage, *, envelope_from: str, to: str) -> None:
-        time.sleep(0.02)
-        super().send(message, envelope_from=envelope_from, to=to)
-
-
 def test_concurrent_requests_for_one_account_stay_within_its_email_limit(
     db: Database, clock: FakeClock, keycloak: FakeKeycloak
 ) -> None:
@@ -198,3 +189,19 @@ def test_concurrent_requests_for_one_account_stay_within_its_email_limit(
         services.reset.request("alice", client=f"198.51.100.{n}")
     assert services.worker.run_once() == 20
     assert len(transport.sent) == settings.limits.emails_per_account_per_hour == 10
+
+
+def test_jobs_leased_later_never_hold_a_job_back() -> None:
+    """A flood from another network keeps the pool full of undecided jobs with lower ids
+    (they were queued first); a job leased before them acts at once, however many follow."""
+    turns, log = Turns(), Log()
+    turns.begin(100)  # a real person's request, leased first in its batch
+    for flood in range(1, 8):
+        turns.begin(flood)  # leased after it, still looking up their identifiers
+
+    def act() -> None:
+        with turns.turn("alice"):
+            log("acts")
+
+    in_job(turns, 100, act).join(WAIT)
+    assert log.events == ["acts"]
