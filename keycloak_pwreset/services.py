@@ -23,9 +23,11 @@ from keycloak_pwreset.protected_roles import ProtectedRoles
 from keycloak_pwreset.settings import Settings
 from keycloak_pwreset.store.db import Database, open_database
 from keycloak_pwreset.store.link_tokens import TokenStore
+from keycloak_pwreset.store.locks import Locks
 from keycloak_pwreset.store.outbox import Outbox
 from keycloak_pwreset.store.retention import sweep
 from keycloak_pwreset.store.sent_emails import SentEmails
+from keycloak_pwreset.turns import Turns
 from keycloak_pwreset.wake import Wakeable
 from keycloak_pwreset.worker import Handler, Worker
 
@@ -122,6 +124,7 @@ def build_worker(
     settings: Settings, db: Database, clock: Clock, outbox: Outbox, handlers: Mapping[str, Handler]
 ) -> Worker:
     """The outbox's worker, which also runs the retention sweep once an hour."""
+    locks = Locks(db)
     return Worker(
         outbox,
         handlers,
@@ -129,6 +132,8 @@ def build_worker(
         retention=lambda: sweep(db, clock, settings.retention),
         clock=clock,
         concurrency=settings.worker.concurrency,
+        # Jobs for one person take turns, in this worker and with other workers.
+        turns=Turns(across=lambda owner: locks.held("turn", owner)),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from keycloak_pwreset.errors import ConfigError
+from keycloak_pwreset.store.locks import lock_in_transaction
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -147,6 +148,14 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        # Instances started together (`serve --workers N`, its worker, several
+        # hosts) migrate one after the other, the first upgrading and the others
+        # finding it done: on SQLite by taking the write lock first (the driver
+        # begins no transaction of its own before DDL), on PostgreSQL, which runs
+        # DDL in the transaction, with an advisory lock.
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        lock_in_transaction(connection, "migrations")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

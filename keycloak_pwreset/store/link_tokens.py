@@ -27,6 +27,7 @@ from sqlalchemy.engine import CursorResult
 from keycloak_pwreset.clock import Clock, utc_now
 from keycloak_pwreset.secret_token import hash_token, looks_like_token, make_token
 from keycloak_pwreset.store.db import Database
+from keycloak_pwreset.store.locks import Locks
 from keycloak_pwreset.store.models import LinkToken
 
 # Longer than one completion can take (a few Keycloak calls, each timing out
@@ -67,6 +68,7 @@ class TokenStore:
     def __init__(self, db: Database, clock: Clock = utc_now) -> None:
         self._db = db
         self._clock = clock
+        self._locks = Locks(db)
 
     def clock(self) -> datetime:
         return self._clock()
@@ -95,6 +97,9 @@ class TokenStore:
         email = email.lower()  # addresses are keys: one mailbox, whatever its case
         owner = LinkToken.user_id == user_id if user_id else LinkToken.email == email
         with self._db.session() as session:
+            # Two workers minting for one account at once would each revoke only what
+            # they saw and both insert: one live link per account needs them in turn.
+            self._locks.in_transaction(session, "links", purpose, user_id or email)
             session.execute(
                 update(LinkToken)
                 .where(LinkToken.purpose == purpose, owner, self._live(now))
