@@ -9,6 +9,7 @@ Everything runs as local processes on 127.0.0.1 through the same machinery as
 from __future__ import annotations
 
 import secrets
+import shutil
 import signal
 import tempfile
 import time
@@ -21,6 +22,7 @@ from keycloak import KeycloakAdmin
 from keycloak_pwreset_demo.ports import free_port
 from keycloak_pwreset_demo.postgres import PostgresCluster
 from keycloak_pwreset_demo.realm import RealmInfo
+from keycloak_pwreset_demo.redis_server import RedisServer
 from keycloak_pwreset_demo.smtp_sink import SmtpSink
 from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from tests.helpers import FIGURES, Account, Browser
@@ -67,6 +69,16 @@ def postgres() -> Iterator[PostgresCluster]:
     cluster = PostgresCluster.start(Path(tempfile.mkdtemp(prefix="kcpr-postgres-")))
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One throw-away Redis for the run, started by the first test that needs it."""
+    directory = Path(tempfile.mkdtemp(prefix="kcpr-redis-"))
+    server = RedisServer(directory).start()
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from keycloak_pwreset.services import keycloak_gateway, template_dirs
 from keycloak_pwreset.settings import Settings, load_settings
 from keycloak_pwreset.store.db import Database, open_database
 from keycloak_pwreset.store.forwarding import ForwardingPeers
+from keycloak_pwreset.web.limit_counts import probe_store
 
 
 def check_keycloak(settings: Settings) -> list[str]:
@@ -74,6 +75,12 @@ def check_captcha(settings: Settings) -> list[str]:
         return [str(exc)]
     problem = verifier.probe() if isinstance(verifier, SiteVerifyCaptcha) else None
     return [f"CAPTCHA ({settings.captcha.provider}): {problem}"] if problem else []
+
+
+def check_limits_store(settings: Settings) -> list[str]:
+    """The Redis of the shared per-client limits answers (KCPR_LIMITS__STORAGE_URI)."""
+    problem = probe_store(settings.limits)
+    return [problem] if problem else []
 
 
 def check_templates(settings: Settings) -> list[str]:
@@ -143,9 +150,12 @@ def run_check() -> int:
         ("SMTP", check_smtp),
         ("templates", check_templates),
         ("CAPTCHA", check_captcha),
+        ("rate-limit store (Redis)", check_limits_store),
     ):
         if check is check_captcha and settings.captcha.provider == "none":
             continue  # off: nothing to check, nothing to say
+        if check is check_limits_store and settings.limits.storage_uri == "memory://":
+            continue
         found = check(settings)
         problems.extend(found)
         if not found:

@@ -13,6 +13,8 @@ from pydantic import (
 
 from keycloak_pwreset.settings.values import http_url
 
+STORAGE_SCHEMES = frozenset({"memory", "redis", "rediss", "redis+unix"})
+
 
 class LimitSettings(BaseModel):
     """Abuse limits; see keycloak_pwreset.web.limits and the README's Security section."""
@@ -29,6 +31,9 @@ class LimitSettings(BaseModel):
     # Emails to one account per hour from all networks together: the ceiling
     # that keeps a mailbox from being flooded from many networks at once.
     emails_per_account_per_hour: int = Field(default=10, ge=1, le=1000)
+    # Where the per-client request counts live: this process's memory, or Redis
+    # (redis://host:port/db, rediss:// for TLS), shared by every instance.
+    storage_uri: str = "memory://"
 
     @field_validator("requests_per_client", "token_attempts_per_client")
     @classmethod
@@ -37,6 +42,14 @@ class LimitSettings(BaseModel):
             parse_rate(value)
         except ValueError:
             raise ValueError("must be a rate like 20/minute or 100/hour") from None
+        return value
+
+    @field_validator("storage_uri")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        scheme = value.partition("://")[0]
+        if not value.partition("://")[1] or scheme not in STORAGE_SCHEMES:
+            raise ValueError("must be memory:// or a Redis URL (redis://host:6379/0, rediss://…)")
         return value
 
 

@@ -27,7 +27,8 @@ from keycloak_pwreset.web.form_steps import FormSteps
 from keycloak_pwreset.web.forms import Forms
 from keycloak_pwreset.web.forwarding import UntrustedForwarders
 from keycloak_pwreset.web.languages import PageLanguages
-from keycloak_pwreset.web.limits import ClientLimiter, RateLimits
+from keycloak_pwreset.web.limit_counts import ClientLimiter
+from keycloak_pwreset.web.limits import RateLimits
 from keycloak_pwreset.web.link_cookies import LinkCookies
 from keycloak_pwreset.web.pages_render import PageRenderer
 from keycloak_pwreset.web.paths import API_PREFIX
