@@ -20,6 +20,9 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse
@@ -94,7 +97,7 @@ def probe_store(settings: LimitSettings) -> str | None:
     storage = _redis(settings.storage_uri)
     where = urlsplit(settings.storage_uri)
     try:
-        answered = asyncio.run(storage.check())
+        answered = _run_apart(storage.check)
     except Exception as exc:  # the client's own errors, whatever they are, mean "no"
         answered, reason = False, type(exc).__name__
     else:
@@ -103,6 +106,12 @@ def probe_store(settings: LimitSettings) -> str | None:
         return None
     at = f"{where.hostname}:{where.port}"
     return f"KCPR_LIMITS__STORAGE_URI: cannot reach Redis at {at} ({reason})"
+
+
+def _run_apart(check: Callable[[], Coroutine[Any, Any, bool]]) -> bool:
+    """Run a coroutine to its end in a thread of its own (a caller may have a loop running)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, check()).result()
 
 
 def _redis(uri: str) -> RedisStorage:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any, TypeVar
 
 from keycloak_pwreset.errors import AccountExists, KeycloakUnavailable, MailDeliveryError
 from keycloak_pwreset.gateway import KeycloakUser, NewAccount, SignupRules
@@ -15,6 +19,8 @@ from keycloak_pwreset.mail.message import Sender
 from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.settings import MailSettings
+
+T = TypeVar("T")
 
 
 class FakeClock:
@@ -193,3 +199,10 @@ class SlowTransport(MemoryTransport):
     def send(self, message: EmailMessage, *, envelope_from: str, to: str) -> None:
         time.sleep(0.02)
         super().send(message, envelope_from=envelope_from, to=to)
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: an earlier test (Playwright's sync API, in the
+    same pytest process) may have left an event loop running in this one."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, main).result()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -16,13 +15,13 @@ from keycloak_pwreset.services import Services
 from keycloak_pwreset.settings import LimitSettings
 from keycloak_pwreset.web.client import client_address
 from keycloak_pwreset.web.limit_counts import ClientLimiter
-from tests.unit.fakes import FakeClock, MemoryTransport
+from tests.unit.fakes import FakeClock, MemoryTransport, run_async
 from tests.unit.test_web_pages import csrf_of
 
 
 def test_disabled_limiter_never_refuses() -> None:
     limiter = ClientLimiter(LimitSettings(enabled=False, requests_per_client="1/hour"))
-    assert all(asyncio.run(limiter.hit("request", "a")) is None for _ in range(5))
+    assert all(run_async(limiter.hit("request", "a")) is None for _ in range(5))
 
 
 def test_bad_rate_is_a_clear_setting_error() -> None:

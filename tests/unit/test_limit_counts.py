@@ -22,7 +22,7 @@ from keycloak_pwreset.web.limit_counts import ClientLimiter
 from keycloak_pwreset_demo.ports import free_port
 from keycloak_pwreset_demo.redis_server import RedisServer
 from tests.unit.conftest import PUBLIC_URL, make_settings
-from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
+from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport, run_async
 
 LIMIT = 3
 
@@ -61,7 +61,7 @@ def test_the_limit_allows_then_refuses_with_a_wait(storage_uri: str) -> None:
         assert refused is not None and 1 <= refused <= 60
         assert await hits(counts, other, 1) == [None]  # per client
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_instances_share_the_count_only_through_redis(storage_uri: str) -> None:
@@ -76,7 +76,7 @@ def test_instances_share_the_count_only_through_redis(storage_uri: str) -> None:
         ]
         return sum(answer is None for answer in answers)
 
-    assert asyncio.run(run()) == (LIMIT if storage_uri.startswith("redis") else 2 * LIMIT)
+    assert run_async(run()) == (LIMIT if storage_uri.startswith("redis") else 2 * LIMIT)
 
 
 def test_an_unreachable_redis_falls_back_to_this_process(
@@ -86,7 +86,7 @@ def test_an_unreachable_redis_falls_back_to_this_process(
     gates stay as closed as without Redis; one warning says so."""
     counts = limiter(f"redis://127.0.0.1:{free_port()}/0")
     with caplog.at_level(logging.WARNING, logger=limit_counts.__name__):
-        answers = asyncio.run(hits(counts, fresh_client("outage"), LIMIT + 2))
+        answers = run_async(hits(counts, fresh_client("outage"), LIMIT + 2))
     assert answers[:LIMIT] == [None] * LIMIT
     assert all(answer is not None for answer in answers[LIMIT:])
     warnings = [r for r in caplog.records if "unreachable" in r.getMessage()]
@@ -113,7 +113,7 @@ def test_redis_is_used_again_once_it_is_back(
         assert counts.shared
 
     try:
-        asyncio.run(run())
+        run_async(run())
     finally:
         server.stop()
 
