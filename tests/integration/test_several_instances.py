@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,8 @@ from keycloak_pwreset_demo.postgres import PostgresCluster
 from keycloak_pwreset_demo.realm import RealmInfo
 from keycloak_pwreset_demo.redis_server import RedisServer
 from keycloak_pwreset_demo.smtp_sink import SmtpSink
-from tests.helpers import Account
+from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle
+from tests.helpers import FIGURES, Account
 from tests.integration.test_reset_flow import can_log_in, mails, wait_count
 
 REQUESTS_PER_CLIENT = 30
@@ -43,6 +44,9 @@ START_SECONDS = 60.0
 class Instances:
     urls: list[str]
     outbox: Outbox
+    # The worker processes, and how to start one again (argv, environment, log).
+    workers: list[subprocess.Popen[bytes]]
+    start_worker: Callable[[int], subprocess.Popen[bytes]]
 
     def post(self, n: int, path: str, body: dict[str, str], network: str) -> int:
         """POST to instance n % 2 from ``network``; the status code."""
@@ -120,21 +124,27 @@ def instances(
     command = [sys.executable, "-m", "keycloak_pwreset"]
     argvs = [[*command, "serve", "--host", "127.0.0.1", "--port", str(p)] for p in ports]
     argvs += [[*command, "worker"], [*command, "worker"]]
-    processes = []
-    for n, argv in enumerate(argvs):
-        with (logs / f"process-{n}.log").open("wb") as log:
-            processes.append(
-                subprocess.Popen(
-                    argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
+
+    def start(n: int) -> subprocess.Popen[bytes]:
+        with (logs / f"process-{n}.log").open("ab") as log:
+            return subprocess.Popen(
+                argvs[n], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+
+    processes = [start(n) for n in range(len(argvs))]
+    workers = processes[2:]
+
+    def start_worker(n: int) -> subprocess.Popen[bytes]:
+        workers[n] = start(2 + n)
+        return workers[n]
+
     db = open_database(database_url)
     try:
         for n, url in enumerate(urls):
             wait_healthy(url, processes[n], logs / f"process-{n}.log")
-        yield Instances(urls, Outbox(db))
+        yield Instances(urls, Outbox(db), workers, start_worker)
     finally:
-        for process in processes:
+        for process in processes[:2] + workers:
             with_signal(process, signal.SIGTERM)
         db.dispose()
 
@@ -200,3 +210,39 @@ def test_twenty_concurrent_completions_across_instances_change_the_password_once
         statuses = list(pool.map(complete, range(20)))
     assert sorted(statuses) == [200] + [410] * 19, statuses
     assert can_log_in(realm, account.user.username, NEW_PASSWORD)
+
+
+def test_a_worker_killed_mid_drain_loses_no_email(
+    instances: Instances, sink: SmtpSink, keycloak: KeycloakHandle, realm: RealmInfo
+) -> None:
+    """60 reset requests for 60 accounts; one worker gets SIGKILL while both drain, and is
+    started again: every account gets its email (at least once). The jobs it held come back
+    when their lease runs out (60 s); the duplicates are at most what it had in hand."""
+    tag = secrets.token_hex(3)
+    users = [
+        DemoUser(f"k{tag}{n}", f"k{tag}{n}@example.org", "Original-pass1", "Kill", "Test")
+        for n in range(60)
+    ]
+    for user in users:
+        keycloak.add_user(realm.realm, user)
+    for n, user in enumerate(users):  # a network each: the per-client limit is not the point
+        network = f"198.18.{n // 200}.{n % 200 + 1}"
+        assert instances.post(n, RESET, {"identifier": user.email}, network) == 202
+    deadline = time.monotonic() + 60
+    while sum(1 for m in sink.messages if f"k{tag}" in "".join(m.rcpt_tos)) < 5:
+        assert time.monotonic() < deadline, "the workers sent nothing"
+        time.sleep(0.02)
+    victim = instances.workers[0]
+    killed = time.monotonic()
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=15)
+    instances.start_worker(0)
+    instances.drained(timeout=150)
+    counts = [len(mails(sink, user.email, "Reset your password")) for user in users]
+    FIGURES["worker killed mid-drain"] = (
+        f"{sum(c >= 1 for c in counts)} of {len(users)} accounts mailed, "
+        f"{sum(counts) - len(users)} duplicates, drained {time.monotonic() - killed:.0f} s "
+        "after the SIGKILL"
+    )
+    assert all(count >= 1 for count in counts), counts
+    assert sum(counts) - len(users) <= 8  # at most the killed worker's pool
