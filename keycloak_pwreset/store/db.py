@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -19,6 +21,7 @@ from keycloak_pwreset.errors import ConfigError
 from keycloak_pwreset.store.locks import lock_in_transaction
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+WAL_WAIT_SECONDS = 30.0
 
 
 class Database:
@@ -136,12 +139,30 @@ def _redact(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers proceed while the worker writes.
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    _enter_wal(cursor)
     # Durable across a killed process in WAL mode; skips an fsync per commit.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _enter_wal(cursor: Any) -> None:
+    """WAL lets readers proceed while the worker writes.
+
+    Turning a fresh file to WAL takes an exclusive lock and SQLite does not
+    wait for it (no busy handler): instances starting together on a new file
+    (`serve --workers N` with its worker) got "database is locked". Once the
+    file is in WAL mode the pragma is a no-op; until then, try again briefly.
+    """
+    deadline = time.monotonic() + WAL_WAIT_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def migrate(engine: Engine) -> None:
