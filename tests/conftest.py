@@ -8,12 +8,13 @@ Everything runs as local processes on 127.0.0.1 through the same machinery as
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,34 @@ def redis_server() -> Iterator[RedisServer]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+# The integration and end-to-end suites keep their store in PostgreSQL, as a site with
+# several instances does; KCPR_TEST_STORE=sqlite runs them on SQLite files instead (the
+# embedded default of `demo` and small sites, also covered by the store's contract tests).
+TEST_STORE = os.environ.get("KCPR_TEST_STORE", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def new_store(request: pytest.FixtureRequest) -> Callable[[Path], str]:
+    """A function that makes an empty store for one service and returns its URL.
+
+    On PostgreSQL a new database of the run's cluster (which starts with the first use);
+    on SQLite a file in the service's work directory.
+    """
+    if TEST_STORE not in {"postgresql", "sqlite"}:
+        raise pytest.UsageError(f"KCPR_TEST_STORE must be postgresql or sqlite, not {TEST_STORE!r}")
+
+    def make(work_dir: Path) -> str:
+        if TEST_STORE == "sqlite":
+            work_dir.mkdir(parents=True, exist_ok=True)
+            return f"sqlite:///{work_dir / 'keycloak-pwreset.db'}"
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        name = f"service_{secrets.token_hex(4)}"
+        cluster.create_database(name)
+        return cluster.database_url(name)
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def service_port() -> int:
     """Chosen before Keycloak starts: its login theme links to the service there."""
@@ -115,11 +144,22 @@ def sink() -> Iterator[SmtpSink]:
 
 @pytest.fixture(scope="session")
 def service(
-    realm: RealmInfo, sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory, service_port: int
+    realm: RealmInfo,
+    sink: SmtpSink,
+    tmp_path_factory: pytest.TempPathFactory,
+    service_port: int,
+    new_store: Callable[[Path], str],
 ) -> Iterator[ServiceHandle]:
+    work_dir = tmp_path_factory.mktemp("service")
     handle = ServiceHandle.start(
-        realm, sink, tmp_path_factory.mktemp("service"), port=service_port, limits=TEST_LIMITS
+        realm,
+        sink,
+        work_dir,
+        port=service_port,
+        limits=TEST_LIMITS,
+        database_url=new_store(work_dir),
     )
+    FIGURES["integration store"] = handle.settings.database_url.split(":", 1)[0]
     yield handle
     handle.stop()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,7 @@ def localized(
     sink: SmtpSink,
     second_sink: SmtpSink,
     tmp_path_factory: pytest.TempPathFactory,
+    new_store: Callable[[Path], str],
 ) -> Iterator[ServiceHandle]:
     """A service with German senders, a site template for Portuguese, and a second SMTP profile."""
     site = tmp_path_factory.mktemp("site-templates")
@@ -42,10 +43,12 @@ def localized(
     (site / "emails" / "reset" / "pt" / "subject.txt").write_text(
         "Redefinir a senha ({{ site_name }}) [site pt]\n", encoding="utf-8"
     )
+    work_dir = tmp_path_factory.mktemp("localized")
     service = ServiceHandle.start(
         realm,
         sink,
-        tmp_path_factory.mktemp("localized"),
+        work_dir,
+        database_url=new_store(work_dir),
         templates_dir=str(site),
         limits=TEST_LIMITS,
         smtp_profiles={"second": {"host": "127.0.0.1", "port": second_sink.port}},

@@ -7,6 +7,7 @@ import random
 import re
 import statistics
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +23,11 @@ from tests.integration.test_reset_flow import wait_count
 
 
 def test_keycloak_down_while_completing_keeps_the_link(
-    realm: RealmInfo, sink: SmtpSink, tmp_path: Path, account: Account
+    realm: RealmInfo,
+    sink: SmtpSink,
+    tmp_path: Path,
+    account: Account,
+    new_store: Callable[[Path], str],
 ) -> None:
     # A second instance of the service whose Keycloak is unreachable: the
     # real gateway meets a refused connection.
@@ -33,7 +38,7 @@ def test_keycloak_down_while_completing_keeps_the_link(
         realm.client_secret,
         realm.login_client_id,
     )
-    service = ServiceHandle.start(dead, sink, tmp_path)
+    service = ServiceHandle.start(dead, sink, tmp_path, database_url=new_store(tmp_path))
     try:
         token = service.services.tokens.issue(
             purpose="reset",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -143,11 +144,19 @@ def test_existing_and_new_emails_get_identical_answers(
 
 
 def test_default_groups_and_disabled_signup(
-    realm: RealmInfo, sink: SmtpSink, tmp_path: Path, admin: KeycloakAdmin
+    realm: RealmInfo,
+    sink: SmtpSink,
+    tmp_path: Path,
+    admin: KeycloakAdmin,
+    new_store: Callable[[Path], str],
 ) -> None:
     admin.create_group({"name": "customers"}, skip_exists=True)
     grouped = ServiceHandle.start(
-        realm, sink, tmp_path / "grouped", signup_default_groups=["/customers"]
+        realm,
+        sink,
+        tmp_path / "grouped",
+        database_url=new_store(tmp_path / "grouped"),
+        signup_default_groups=["/customers"],
     )
     try:
         name = f"grp{secrets.token_hex(4)}"
@@ -175,7 +184,13 @@ def test_default_groups_and_disabled_signup(
     finally:
         grouped.stop()
 
-    disabled = ServiceHandle.start(realm, sink, tmp_path / "off", signup_enabled=False)
+    disabled = ServiceHandle.start(
+        realm,
+        sink,
+        tmp_path / "off",
+        database_url=new_store(tmp_path / "off"),
+        signup_enabled=False,
+    )
     try:
         assert requests.get(disabled.url + "/signup", timeout=10).status_code == 404
         assert (
