@@ -55,6 +55,11 @@ def _add_service(commands: Subcommands) -> None:
     worker.add_argument(
         "--exit-with-stdin", action="store_true", help="stop when standard input closes"
     )
+    worker.add_argument(
+        "--no-metrics-port",
+        action="store_true",
+        help="no metrics listener of its own, even with KCPR_METRICS_PORT (serve's worker)",
+    )
     commands.add_parser("check", help="check settings, Keycloak access and SMTP login")
 
 
@@ -135,7 +140,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from keycloak_pwreset.commands.serve import run_worker
 
-    return run_worker(args.wake_socket, args.nice, args.exit_with_stdin)
+    return run_worker(
+        args.wake_socket, args.nice, args.exit_with_stdin, serve_metrics=not args.no_metrics_port
+    )
 
 
 def _check(_args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from keycloak_pwreset.errors import (
     KeycloakUnavailable,
     PwresetError,
 )
+from keycloak_pwreset.metrics import Metrics
 from keycloak_pwreset.password_policy import error_key, result_for_error
 from keycloak_pwreset.protected_roles import ProtectedRoles
 from keycloak_pwreset.results import Result
@@ -133,6 +134,7 @@ class KeycloakGateway:
         *,
         timeout: int = 10,
         protected: ProtectedRoles | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.realm = realm
@@ -149,6 +151,7 @@ class KeycloakGateway:
             pool_maxsize=16,
         )
         self._admin = KeycloakAdmin(connection=self._connection)
+        self._metrics = metrics or Metrics()
         self._token_lock = threading.Lock()
         self._client_lock = threading.Lock()  # a client's id is looked up once, not per thread
         self._policy: tuple[float, str] | None = None
@@ -168,9 +171,11 @@ class KeycloakGateway:
         return KeycloakRejected(f"Keycloak refused to {what} ({code})")
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn`` through python-keycloak, timed under ``what`` (a fixed phrase, never an id)."""
         self._ensure_token()
         try:
-            return fn(*args, **kwargs)
+            with self._metrics.keycloak_call(what):
+                return fn(*args, **kwargs)
         except KeycloakError as exc:
             raise self._translate(exc, what) from exc
 
@@ -187,10 +192,11 @@ class KeycloakGateway:
             if self._token_fresh():
                 return
             try:
-                if self._connection.token is None:
-                    self._connection.get_token()
-                else:
-                    self._connection.refresh_token()
+                with self._metrics.keycloak_call("sign in"):
+                    if self._connection.token is None:
+                        self._connection.get_token()
+                    else:
+                        self._connection.refresh_token()
             except KeycloakError as exc:
                 error = self._translate(exc, "sign in")
                 if not isinstance(error, KeycloakUnavailable):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keycloak_pwreset.captcha import CaptchaVerifier, build_verifier
 from keycloak_pwreset.clock import Clock, utc_now
@@ -18,6 +18,7 @@ from keycloak_pwreset.mail.mailer import Mailer
 from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import SmtpTransport, Transport
+from keycloak_pwreset.metrics import Metrics, OutboxGauges
 from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.protected_roles import ProtectedRoles
 from keycloak_pwreset.settings import Settings
@@ -30,6 +31,9 @@ from keycloak_pwreset.store.sent_emails import SentEmails
 from keycloak_pwreset.turns import Turns
 from keycloak_pwreset.wake import Wakeable
 from keycloak_pwreset.worker import Handler, Worker
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Services:
     worker: Worker
     # The optional bot check of the request forms and API (None: off, the default).
     captcha: CaptchaVerifier | None = None
+    # This process's counters (metrics.py), shared by every part built here.
+    metrics: Metrics = field(default_factory=Metrics)
     # What the web layer and the flows wake when they record work: this
     # process's own worker, or `serve`'s worker process (wake.py).
     waker: Wakeable = field(init=False)
@@ -56,6 +62,10 @@ class Services:
         """Wake a worker in another process instead of this process's own."""
         self.waker = waker
         self.reset.wake_worker = self.signup.wake_worker = waker.wake
+
+    def scrape_registry(self) -> CollectorRegistry:
+        """What a scrape of this service reads: the counters and the outbox's gauges."""
+        return self.metrics.scrape_registry(OutboxGauges(self.outbox.depth))
 
     def close(self) -> None:
         self.worker.stop()
@@ -74,17 +84,22 @@ def build_services(
 ) -> Services:
     """The production wiring; tests pass fakes for the parts they replace."""
     db = db or open_database(settings.database_url)
-    gateway = gateway or keycloak_gateway(settings)
-    mailer = build_mailer(settings, transport)
+    metrics = Metrics()
+    gateway = gateway or keycloak_gateway(settings, metrics)
+    mailer = build_mailer(settings, transport, metrics)
     outbox = Outbox(db, clock)
     tokens = TokenStore(db, clock)
     reset, signup = build_flows(settings, db, clock, gateway, mailer, outbox, tokens)
+    reset.metrics = signup.metrics = metrics
     # Sign-up jobs already queued are still done after sign-up is switched off.
     worker = build_worker(settings, db, clock, outbox, {**reset.handlers(), **signup.handlers()})
+    worker.metrics = metrics
     reset.wake_worker = signup.wake_worker = worker.wake
     reset.turns = signup.turns = worker.turns
     captcha = captcha or build_verifier(settings.captcha, settings.public_url)
-    return Services(settings, db, gateway, mailer, outbox, tokens, reset, signup, worker, captcha)
+    return Services(
+        settings, db, gateway, mailer, outbox, tokens, reset, signup, worker, captcha, metrics
+    )
 
 
 def build_flows(
@@ -137,7 +152,7 @@ def build_worker(
     )
 
 
-def keycloak_gateway(settings: Settings) -> KeycloakGateway:
+def keycloak_gateway(settings: Settings, metrics: Metrics | None = None) -> KeycloakGateway:
     return KeycloakGateway(
         settings.keycloak_url,
         settings.realm,
@@ -146,18 +161,20 @@ def keycloak_gateway(settings: Settings) -> KeycloakGateway:
         protected=ProtectedRoles.from_settings(
             settings.protected_roles, include_default=settings.protected_roles_default
         ),
+        metrics=metrics,
     )
 
 
-def build_mailer(settings: Settings, transport: Transport | None = None) -> Mailer:
+def build_mailer(
+    settings: Settings, transport: Transport | None = None, metrics: Metrics | None = None
+) -> Mailer:
     """The mailer with one transport per SMTP profile (``transport`` for every one, in tests)."""
     profiles = {"default": settings.smtp, **settings.smtp_profiles}
     transports: dict[str, Transport] = {
         name: transport or SmtpTransport(profile) for name, profile in profiles.items()
     }
-    return Mailer(
-        EmailRenderer(template_dirs(settings, "emails")), transports, MailRouting(settings.mail)
-    )
+    renderer = EmailRenderer(template_dirs(settings, "emails"))
+    return Mailer(renderer, transports, MailRouting(settings.mail), metrics)
 
 
 def template_dirs(settings: Settings, part: str) -> list[Path]:

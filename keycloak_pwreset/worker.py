@@ -18,9 +18,13 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.clock import Clock, utc_now
 from keycloak_pwreset.errors import LeaseLost, MailRejected, PwresetError, UnreadablePayload
+from keycloak_pwreset.metrics import Metrics
+from keycloak_pwreset.store.db import first_line
 from keycloak_pwreset.store.outbox import LEASE, Outbox, OutboxJob
 from keycloak_pwreset.turns import Turns
 
@@ -141,8 +145,10 @@ class Worker:
         clock: Clock = utc_now,
         concurrency: int = 1,
         turns: Turns | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.outbox = outbox
+        self.metrics = metrics or Metrics()
         # Jobs worked at once (KCPR_WORKER__CONCURRENCY); 1 works them in the caller's thread.
         self.concurrency = max(1, concurrency)
         # The flows' Turns: the pool's jobs for one person act one at a time, in order.
@@ -156,6 +162,7 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._store_down = False
 
     def wake(self) -> None:
         """New work was recorded: do not wait for the next poll."""
@@ -247,6 +254,7 @@ class Worker:
             handler(job)
         except (MailRejected, UnreadablePayload) as exc:  # for good: retrying cannot help
             self.outbox.fail(job, str(exc))
+            self.metrics.job(job.kind, "failed")
             audit("job_failed", kind=job.kind, reason=str(exc))
             log.warning("job %s #%d failed for good: %s", job.kind, job.id, exc)
             return False
@@ -258,10 +266,12 @@ class Worker:
             self._retry(job, f"{type(exc).__name__}: {exc}")
             return False
         self.outbox.complete(job)
+        self.metrics.job(job.kind, "done")
         return True
 
     def _retry(self, job: OutboxJob, error: str) -> None:
         when = self.outbox.retry_later(job, error)
+        self.metrics.job(job.kind, "retried" if when else "failed")
         log.warning(
             "job %s #%d failed (attempt %d): %s; next attempt %s",
             job.kind,
@@ -290,11 +300,25 @@ class Worker:
             try:
                 self.run_once()
                 self.sweep_if_due()
-            except Exception:  # the database went away, say: keep polling
+            except SQLAlchemyError as exc:  # the database went away: keep polling
+                self._store_unreachable(exc)
+            except Exception:  # a bug: say where, and keep polling
                 log.exception("outbox poll failed")
+            else:
+                self._store_unreachable(None)
             if self._wake.wait(self.poll_seconds):
                 self._stop.wait(SETTLE_SECONDS)
             self._wake.clear()
+
+    def _store_unreachable(self, exc: SQLAlchemyError | None) -> None:
+        """One line when the database goes away and one when it is back, not one a poll."""
+        if exc is not None and not self._store_down:
+            log.warning(
+                "the database is unreachable (%s); the worker keeps trying", first_line(exc)
+            )
+        elif exc is None and self._store_down:
+            log.info("the database is reachable again; the worker goes on")
+        self._store_down = exc is not None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="outbox-worker", daemon=True)

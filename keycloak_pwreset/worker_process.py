@@ -10,7 +10,7 @@ worker's work leaves the web process's answers alone, and it uses a second
 core while it is at it.
 
 The child is `keycloak-pwreset worker --wake-socket PATH --nice N
---exit-with-stdin`: the same
+--exit-with-stdin --no-metrics-port`: the same
 command an operator runs on its own, so there is one worker, not two. It
 exits when its standard input closes, so it never outlives `serve`, even when
 `serve` is killed with SIGKILL; if it dies, it is started again (with a
@@ -56,6 +56,8 @@ class WorkerProcess:
             "--nice",
             str(NICENESS),
             "--exit-with-stdin",
+            # serve's own metrics (one port, every process's counts) report this one too.
+            "--no-metrics-port",
         ]
 
     def start(self) -> WorkerProcess:

@@ -10,6 +10,7 @@ from keycloak_pwreset.audit import audit
 from keycloak_pwreset.gateway import Gateway
 from keycloak_pwreset.i18n import Languages
 from keycloak_pwreset.mail.mailer import Mailer
+from keycloak_pwreset.metrics import Metrics
 from keycloak_pwreset.store.link_tokens import TokenStore
 from keycloak_pwreset.store.outbox import Outbox
 from keycloak_pwreset.store.sent_emails import SentEmails
@@ -32,6 +33,7 @@ class Flow:
     wake_worker: Callable[[], None] = lambda: None
     # Shared with the worker: its concurrent jobs for one person act in order (turns.py).
     turns: Turns = field(default_factory=Turns)
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def ttl_minutes(self) -> int:
@@ -55,6 +57,7 @@ class Flow:
         audit(
             "email_suppressed", account_id=account if "@" not in account else None, kind="cooldown"
         )
+        self.metrics.refused("emails_per_account")
         return True
 
     def privileged(self, user_id: str) -> bool:

@@ -13,17 +13,23 @@ from keycloak_pwreset.mail.message import build_message
 from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import SmtpTransport, Transport
+from keycloak_pwreset.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
 class Mailer:
     def __init__(
-        self, renderer: EmailRenderer, transports: Mapping[str, Transport], routing: MailRouting
+        self,
+        renderer: EmailRenderer,
+        transports: Mapping[str, Transport],
+        routing: MailRouting,
+        metrics: Metrics | None = None,
     ) -> None:
         self.renderer = renderer
         self.transports = transports
         self.routing = routing
+        self.metrics = metrics or Metrics()
 
     def send(
         self, *, kind: str, to: str, to_name: str, context: dict[str, Any], locale: str = ""
@@ -38,6 +44,7 @@ class Mailer:
         if locale:
             message["Content-Language"] = locale
         transport.send(message, envelope_from=route.sender.envelope, to=to)
+        self.metrics.email_sent(kind, route.profile)
         # The body (with its link and token) is never logged.
         log.info("sent %s email (%s) via %s", kind, locale or "default", route.profile)
 

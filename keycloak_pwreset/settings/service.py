@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     run_worker: bool = True
     worker_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    # GET /metrics (Prometheus): on a listener of its own at metrics_host:metrics_port
+    # when a port is set (then absent from the public port); otherwise on the public
+    # port behind `Authorization: Bearer <metrics_token>`; with neither, nowhere.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: SecretStr | None = None
     log_level: str = "INFO"
     # "json": one JSON object per log line (audit events included), for log shippers.
     log_format: Literal["text", "json"] = "text"
@@ -132,10 +138,18 @@ class Settings(BaseSettings):
             raise ValueError("must not be empty")
         return value
 
-    @field_validator("templates_dir", mode="before")
+    @field_validator("templates_dir", "metrics_port", "metrics_token", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Anyone who guesses it reads the service's traffic figures.
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (try: openssl rand -hex 32)")
+        return value
 
     @field_validator("locales")
     @classmethod

@@ -112,6 +112,11 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs["poolclass"] = StaticPool  # one shared in-memory database
+    else:
+        # A server restarted (an upgrade, a failover) leaves every pooled connection
+        # dead; a connection is tested as it is taken, so that the first request after
+        # the restart gets a new one instead of an error.
+        kwargs["pool_pre_ping"] = True
     try:
         engine = create_engine(url, **kwargs)
     except (SQLAlchemyError, ValueError, ImportError) as exc:

@@ -58,6 +58,16 @@ class OutboxJob:
     lease_id: str = ""
 
 
+@dataclass(frozen=True)
+class OutboxDepth:
+    """How much waits, for the metrics: due now, due later (retries), failed for good."""
+
+    due: int
+    later: int
+    failed: int
+    oldest_due_age_seconds: float
+
+
 def backoff(attempts: int) -> timedelta:
     """Exponential delay with jitter, so that many failed rows do not retry in lockstep."""
     exponent = min(max(attempts - 1, 0), 20)
@@ -296,6 +306,23 @@ class Outbox:
                 )
                 or 0
             )
+
+    def depth(self) -> OutboxDepth:
+        """One query: the three counts and the oldest due job's wait (leased ones count as due)."""
+        now = self._clock()
+        waiting = OUTBOX.c.failed_at.is_(None)
+        due = and_(waiting, OUTBOX.c.next_attempt_at <= now)
+        statement = select(
+            func.count().filter(due),
+            func.count().filter(waiting, OUTBOX.c.next_attempt_at > now),
+            func.count().filter(OUTBOX.c.failed_at.is_not(None)),
+            func.min(OUTBOX.c.next_attempt_at).filter(due),
+        )
+        with self._db.session() as session:
+            row = session.execute(statement).one()
+        oldest = row[3]
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        return OutboxDepth(row[0], row[1], row[2], max(0.0, age))
 
     def next_due(self) -> datetime | None:
         with self._db.session() as session:

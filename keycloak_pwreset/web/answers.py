@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from keycloak_pwreset.results import Result, message_for
+from keycloak_pwreset.web.request_counts import mark_result
 
 # Any result not named here is the person's input: 400. Success is the endpoint's
 # own (202 for a request, 200 for a reset, 201 for a created account).
@@ -26,6 +28,18 @@ def outcome_body(result: Result) -> dict[str, str]:
     return {"result": result.value, "message": message_for(result)}
 
 
+class ResultAnswer(JSONResponse):
+    """``{result, message}``, which also marks its result code for the metrics when sent."""
+
+    def __init__(self, result: Result, status_code: int) -> None:
+        super().__init__(outcome_body(result), status_code=status_code)
+        self.result = result
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        mark_result(scope, self.result)
+        await super().__call__(scope, receive, send)
+
+
 def outcome(result: Result, status_code: int | None = None) -> JSONResponse:
     """The answer for ``result``; its status from STATUS unless given."""
-    return JSONResponse(outcome_body(result), status_code=status_code or api_status(result))
+    return ResultAnswer(result, status_code or api_status(result))

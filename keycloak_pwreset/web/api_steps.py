@@ -24,6 +24,7 @@ from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.answers import api_status, outcome
 from keycloak_pwreset.web.bot_check import passes_captcha
 from keycloak_pwreset.web.client import determined_client
+from keycloak_pwreset.web.request_counts import mark_result
 from keycloak_pwreset.web.store_calls import StoreCalls
 
 
@@ -80,6 +81,7 @@ class ApiSteps:
             return outcome(Result.SERVICE_UNAVAILABLE, 503)
         if result is not Result.SUCCESS:
             return outcome(result, 400)
+        mark_result(request.scope, Result.SUCCESS)
         answer = Response(accepted_body(accepted), 202, media_type="application/json")
         return wake_worker_after(answer, self.worker)
 

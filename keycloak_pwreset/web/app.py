@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 from starlette.responses import Response
@@ -16,7 +16,14 @@ from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services, template_dirs
 from keycloak_pwreset.store.forwarding import ForwardingPeers
-from keycloak_pwreset.web import health, reset_api, reset_pages, signup_api, signup_pages
+from keycloak_pwreset.web import (
+    health,
+    metrics_route,
+    reset_api,
+    reset_pages,
+    signup_api,
+    signup_pages,
+)
 from keycloak_pwreset.web.api_steps import ApiSteps
 from keycloak_pwreset.web.body_limit import BodyLimit
 from keycloak_pwreset.web.bot_check import BotChecks
@@ -32,6 +39,7 @@ from keycloak_pwreset.web.limits import RateLimits
 from keycloak_pwreset.web.link_cookies import LinkCookies
 from keycloak_pwreset.web.pages_render import PageRenderer
 from keycloak_pwreset.web.paths import API_PREFIX
+from keycloak_pwreset.web.request_counts import CountRequests, RouteTemplates
 from keycloak_pwreset.web.return_to import ReturnTo
 from keycloak_pwreset.web.same_origin import SameOrigin, refuse_cross_site
 from keycloak_pwreset.web.security import SecurityHeaders, content_security_policy
@@ -76,7 +84,8 @@ def build_forms(services: Services, cookies: Cookies) -> Forms:
 
 
 def middleware(services: Services, forms: Forms) -> list[Middleware]:
-    """Every middleware, outermost first: the order in which they see a request.
+    """Every middleware, outermost first: the order in which they see a request
+    (after the request counts, added in create_app once the routes are known).
 
     The security headers wrap everything, so a 413 or a 429 carries them too;
     the body cap comes before anything reads a body; the rate limits, last,
@@ -103,11 +112,35 @@ def middleware(services: Services, forms: Forms) -> list[Middleware]:
             trusted_proxies=trusted,
             forwarders=UntrustedForwarders(ForwardingPeers(services.db), trusted),
             render_page=too_many,
+            metrics=services.metrics,
         ),
     ]
 
 
-def include_routes(app: FastAPI, services: Services, forms: Forms, cookies: Cookies) -> None:
+class Routes:
+    """Includes the routers into the app and keeps the template of every route it adds.
+
+    The templates name the requests in the metrics (web/request_counts.py).
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.templates = ["/openapi.json"]
+        self.mounts: list[str] = []
+
+    def include(self, router: APIRouter, prefix: str = "", **options: Any) -> None:
+        self.app.include_router(router, prefix=prefix, **options)
+        self.templates += [prefix + route.path for route in router.routes if hasattr(route, "path")]
+
+    def mount(self, path: str, files: StaticFiles) -> None:
+        self.app.mount(path, files, name=path.strip("/"))
+        self.mounts.append(path)
+
+    def names(self) -> RouteTemplates:
+        return RouteTemplates(self.templates, self.mounts)
+
+
+def include_routes(routes: Routes, services: Services, forms: Forms, cookies: Cookies) -> None:
     settings = services.settings
     base = urlsplit(settings.public_url).path.rstrip("/")
     links = LinkCookies(cookies, ttl_minutes=settings.token_ttl_minutes)
@@ -118,22 +151,25 @@ def include_routes(app: FastAPI, services: Services, forms: Forms, cookies: Cook
     guard = [Depends(refuse_cross_site(SameOrigin(settings.public_url)))]
     login_url = settings.effective_login_url
     # First: routes are matched in order, and load balancers ask /healthz most often.
-    app.include_router(health.build_router(services))
-    app.include_router(reset_pages.build_router(services.reset, pages, login_url))
-    app.include_router(
+    routes.include(health.build_router(services))
+    scrape = metrics_route.build_router(services)
+    if scrape is not None:  # else on a port of its own, or off (web/metrics_route.py)
+        routes.include(scrape)
+    routes.include(reset_pages.build_router(services.reset, pages, login_url))
+    routes.include(
         reset_api.build_router(services.reset, api), prefix=API_PREFIX, dependencies=guard
     )
     if settings.signup_enabled:
         # Switched off, sign-up is simply absent: its pages and API answer 404.
-        app.include_router(
+        routes.include(
             signup_pages.build_router(
                 signup_pages.SignupPages(services.signup, pages, login_url, settings.keycloak_url)
             )
         )
-        app.include_router(
+        routes.include(
             signup_api.build_router(services.signup, api), prefix=API_PREFIX, dependencies=guard
         )
-    app.mount("/static", StaticFiles(directory=themes_dir() / "static"), name="static")
+    routes.mount("/static", StaticFiles(directory=themes_dir() / "static"))
 
 
 def create_app(services: Services, lifespan: Any = None) -> FastAPI:
@@ -151,7 +187,10 @@ def create_app(services: Services, lifespan: Any = None) -> FastAPI:
         middleware=middleware(services, forms),
         lifespan=lifespan,
     )
-    include_routes(app, services, forms, cookies)
-    install_error_answers(app)
+    routes = Routes(app)
+    include_routes(routes, services, forms, cookies)
+    # Outermost, added last: every answer is counted, the 413s and 429s of the others too.
+    app.add_middleware(CountRequests, metrics=services.metrics, routes=routes.names())
+    install_error_answers(app, forms)
     without_422(app)
     return app

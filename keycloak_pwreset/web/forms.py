@@ -15,6 +15,7 @@ from keycloak_pwreset.web.csrf import FIELD as CSRF_FIELD
 from keycloak_pwreset.web.csrf import Csrf, looks_like_cookie_value
 from keycloak_pwreset.web.languages import PageLanguages
 from keycloak_pwreset.web.pages_render import PageRenderer
+from keycloak_pwreset.web.request_counts import mark_result
 from keycloak_pwreset.web.return_to import ReturnTo
 from keycloak_pwreset.web.same_origin import SameOrigin
 
@@ -63,6 +64,7 @@ class Forms:
         self, request: Request, status_code: int, title: str, result: Result, **context: object
     ) -> Response:
         """The one-paragraph page: an outage, a refusal, a welcome."""
+        mark_result(request.scope, result)
         context.setdefault("kind", "success" if result is Result.SUCCESS else "error")
         context.setdefault("message", message_for(result))
         return self.render(
@@ -96,6 +98,7 @@ class Forms:
         """The form once more, with the message for ``result`` (None: the CSRF check failed)."""
         if result is None:
             return self.page(request, template, 400, error=SESSION_EXPIRED, **context)
+        mark_result(request.scope, result)
         return self.page(
             request,
             template,
@@ -124,4 +127,5 @@ class Forms:
     def expired(self, request: Request, restart: str) -> Response:
         """The one page for every dead link; ``restart`` is where to ask for a new one."""
         message = message_for(Result.LINK_EXPIRED)
+        mark_result(request.scope, Result.LINK_EXPIRED)
         return self.render(request, "link_expired.html", 400, message=message, restart=restart)

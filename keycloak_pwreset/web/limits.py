@@ -22,12 +22,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keycloak_pwreset.audit import audit
+from keycloak_pwreset.metrics import Metrics
 from keycloak_pwreset.results import Result, message_for
 from keycloak_pwreset.web.answers import outcome_body
 from keycloak_pwreset.web.client import client_address, network_key
 from keycloak_pwreset.web.forwarding import UntrustedForwarders
 from keycloak_pwreset.web.limit_counts import ClientLimiter
 from keycloak_pwreset.web.paths import API_PREFIX, TOKEN_PATHS
+from keycloak_pwreset.web.request_counts import mark_result
+
+# The settings each kind of count is governed by: the metrics' label.
+LIMIT_NAMES = {"request": "requests_per_client", "token": "token_attempts_per_client"}
 
 
 class RateLimits:
@@ -43,8 +48,10 @@ class RateLimits:
         trusted_proxies: frozenset[str],
         render_page: Callable[[Request, int], Response] | None = None,
         forwarders: UntrustedForwarders | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.app = app
+        self.metrics = metrics
         self.limiter = limiter
         self.trusted = trusted_proxies
         self.render_page = render_page
@@ -74,6 +81,9 @@ class RateLimits:
             wait = await self.limiter.hit(kind, client)
             if wait is not None:
                 audit("rate_limited", client=address, limit=kind, path=request.url.path)
+                mark_result(scope, Result.RATE_LIMITED)
+                if self.metrics is not None:
+                    self.metrics.refused(LIMIT_NAMES[kind])
                 await self.refuse(request, wait)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -125,6 +125,7 @@ def test_the_real_child_is_the_worker_command_at_a_lower_priority() -> None:
         "--nice",
         "10",
         "--exit-with-stdin",
+        "--no-metrics-port",
     ]
 
 
