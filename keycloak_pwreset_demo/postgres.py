@@ -98,27 +98,7 @@ class PostgresCluster:
             "initdb",
         )
         cluster = cls(directory, free_port(), bin_dir)
-        options = (
-            f"-c listen_addresses={LOOPBACK} -p {cluster.port} "
-            f"-c unix_socket_directories={data} -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=200"
-        )
-        _run(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(directory / "server.log"),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                str(START_SECONDS),
-                "start",
-            ],
-            "start",
-        )
+        cluster._pg_ctl("start")
         cluster.create_database(DATABASE)
         return cluster
 
@@ -143,18 +123,28 @@ class PostgresCluster:
                     raise
                 time.sleep(0.2)
 
+    def _pg_ctl(self, action: str) -> None:
+        """``pg_ctl start|stop|restart``, waiting for it; stops are "fast" (clients cut off)."""
+        data = self.directory / "data"
+        options = (
+            f"-c listen_addresses={LOOPBACK} -p {self.port} "
+            f"-c unix_socket_directories={data} -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=200"
+        )
+        command = [str(self.bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", str(START_SECONDS)]
+        if action != "stop":
+            command += ["-l", str(self.directory / "server.log"), "-o", options]
+        if action != "start":
+            command += ["-m", "fast"]
+        _run([*command, action], action)
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop the server (every connection cut), wait, start it again on the same port."""
+        self._pg_ctl("stop")
+        time.sleep(down_seconds)
+        self._pg_ctl("start")
+
     def stop(self) -> None:
         with contextlib.suppress(DemoError, subprocess.TimeoutExpired):
-            _run(
-                [
-                    str(self.bin_dir / "pg_ctl"),
-                    "-D",
-                    str(self.directory / "data"),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "stop",
-                ],
-                "stop",
-            )
+            self._pg_ctl("stop")
         shutil.rmtree(self.directory, ignore_errors=True)

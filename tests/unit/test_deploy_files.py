@@ -103,7 +103,12 @@ def test_the_web_deployment_is_probed_and_the_worker_apart(
     assert {"name": "KCPR_RUN_WORKER", "value": "false"} in web["env"]
     worker = container(manifests[("Deployment", "keycloak-pwreset-worker")])
     assert worker["command"] == ["keycloak-pwreset", "worker"]
-    assert "ports" not in worker
+    # The worker serves nothing but its metrics; the Service reaches the pages only.
+    assert [p["name"] for p in worker["ports"]] == ["metrics"]
     service = manifests[("Service", "keycloak-pwreset")]["spec"]
     web_labels = manifests[("Deployment", "keycloak-pwreset-web")]["spec"]["template"]
     assert service["selector"] == web_labels["metadata"]["labels"]
+    assert [p["targetPort"] for p in service["ports"]] == ["http"]
+    for part in (web, worker):
+        metrics_port = {e["name"]: e["value"] for e in part["env"]}["KCPR_METRICS_PORT"]
+        assert {"name": "metrics", "containerPort": int(metrics_port)} in part["ports"]
