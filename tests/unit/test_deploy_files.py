@@ -1,10 +1,13 @@
 """The deployment examples say what the README says: docker/compose.yaml (two web replicas, a
 separate worker, PostgreSQL, Redis) and docker/kubernetes/ (a Secret, a web Deployment with
-probes, a worker Deployment, a Service). Parsed here, since no Docker engine or cluster runs
-the tests; every KCPR_ name in them must be a setting the service reads."""
+probes, a worker Deployment, a Service). Parsed here, and the compose file validated by
+`docker-compose config` (tests/run installs Debian's docker-compose), since no Docker engine
+or cluster runs the tests; every KCPR_ name in them must be a setting the service reads."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,22 @@ def is_setting(name: str) -> bool:
 def test_the_setting_check_itself_tells_names_apart() -> None:
     assert is_setting("KCPR_LIMITS__STORAGE_URI") and is_setting("KCPR_RUN_WORKER")
     assert not is_setting("KCPR_LIMITS__STORAGE") and not is_setting("KCPR_RUN_WORKERS")
+
+
+def test_docker_compose_accepts_the_compose_file(tmp_path: Path) -> None:
+    program = shutil.which("docker-compose")
+    assert program, "docker-compose is missing: bash tests/run installs it (apt-get)"
+
+    def config(path: Path) -> subprocess.CompletedProcess[str]:
+        argv = [program, "-f", str(path), "config", "-q"]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+    shipped = config(DOCKER / "compose.yaml")
+    assert shipped.returncode == 0, shipped.stderr
+    # And it would say so if the file were wrong (an option it does not know).
+    broken = tmp_path / "compose.yaml"
+    broken.write_text((DOCKER / "compose.yaml").read_text().replace("image:", "imagex:"))
+    assert "imagex" in config(broken).stderr
 
 
 @pytest.fixture(scope="module")
