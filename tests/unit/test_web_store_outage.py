@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
 from keycloak_pwreset.services import Services
-from keycloak_pwreset.store.outbox import Outbox
 from keycloak_pwreset.web.app import create_app
 from tests.unit.conftest import PUBLIC_URL
 
@@ -23,8 +22,9 @@ def refused(*_args: object, **_kwargs: object) -> None:
 
 @pytest.fixture
 def down(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setattr(Outbox, "add", refused)
-    monkeypatch.setattr(Outbox, "lease_due", refused)
+    # This service's outbox only: a worker another test left running is not ours to break.
+    monkeypatch.setattr(services.outbox, "add", refused)
+    monkeypatch.setattr(services.outbox, "lease_due", refused)
     with TestClient(create_app(services), base_url=PUBLIC_URL) as client:
         yield client
 
@@ -63,7 +63,7 @@ def test_the_worker_says_so_once_and_again_when_it_is_back(
     worker = services.worker
     worker.poll_seconds = 0.01
     with monkeypatch.context() as patched:
-        patched.setattr(Outbox, "lease_due", refused)
+        patched.setattr(services.outbox, "lease_due", refused)
         worker.start()
         logged(caplog, "unreachable")
         time.sleep(0.2)  # several polls fail meanwhile
