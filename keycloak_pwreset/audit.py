@@ -16,7 +16,19 @@ log = logging.getLogger("keycloak_pwreset.audit")
 
 # Fields a record may carry into the JSON output; nothing else is copied, so a
 # stray `extra` can never smuggle a secret into the logs.
-AUDIT_FIELDS = ("event", "account_id", "client", "kind", "limit", "path", "locale", "reason")
+# by: who acted (an operator: "cli"); item: the link or outbox job acted on.
+AUDIT_FIELDS = (
+    "event",
+    "account_id",
+    "client",
+    "kind",
+    "limit",
+    "path",
+    "locale",
+    "reason",
+    "by",
+    "item",
+)
 
 
 def audit(event: str, **fields: str | None) -> None:

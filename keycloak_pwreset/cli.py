@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_setup_realm(commands)
     _add_templates(commands)
     _add_theme(commands)
+    _add_support(commands)
     _add_demo(commands)
     return parser
 
@@ -119,6 +120,28 @@ def _add_theme(commands: Subcommands) -> None:
     build.add_argument("--no-signup", action="store_true", help="hide the Register link")
 
 
+def _add_support(commands: Subcommands) -> None:
+    """The support desk's view of the store: open requests and the outbox (commands/support.py)."""
+    requests = commands.add_parser("requests", help="list or revoke the live emailed links")
+    request_commands = requests.add_subparsers(dest="requests_command", required=True)
+    listing = request_commands.add_parser("list", help="live links, newest first (no tokens)")
+    listing.add_argument("--purpose", choices=["reset", "signup"], help="only this kind of link")
+    listing.add_argument("--address", metavar="EMAIL", help="only links for this address")
+    listing.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    revoke = request_commands.add_parser("revoke", help="kill one live link at once")
+    revoke.add_argument("id", type=int)
+    outbox = commands.add_parser("outbox", help="list, retry or discard the worker's jobs")
+    outbox_commands = outbox.add_subparsers(dest="outbox_command", required=True)
+    jobs = outbox_commands.add_parser("list", help="the jobs, oldest first")
+    jobs.add_argument("--state", choices=["due", "running", "later", "failed"])
+    jobs.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    for name, text in (
+        ("retry", "make a job due now (attempts start again)"),
+        ("discard", "delete a job"),
+    ):
+        outbox_commands.add_parser(name, help=text).add_argument("id", type=int)
+
+
 def _add_demo(commands: Subcommands) -> None:
     demo = commands.add_parser(
         "demo", help="start a real Keycloak, a mail sink and the service, all on this machine"
@@ -184,6 +207,24 @@ def _theme(args: argparse.Namespace) -> int:
     return run_theme_build(args.out, args.public_url, not args.no_signup)
 
 
+def _requests(args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands import support
+
+    if args.requests_command == "list":
+        return support.run_requests_list(args.purpose, args.address, args.json)
+    return support.run_requests_revoke(args.id)
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands import support
+
+    if args.outbox_command == "list":
+        return support.run_outbox_list(args.state, args.json)
+    if args.outbox_command == "retry":
+        return support.run_outbox_retry(args.id)
+    return support.run_outbox_discard(args.id)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from keycloak_pwreset.commands.demo import run_demo
 
@@ -198,6 +239,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "send-test-email": _send_test_email,
     "templates": _templates,
     "theme": _theme,
+    "requests": _requests,
+    "outbox": _outbox,
     "demo": _demo,
 }
 
