@@ -13,14 +13,17 @@ import base64
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import requests
-from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
+from keycloak import KeycloakAdmin, KeycloakOpenID, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 
+from keycloak_pwreset.accounts import KeycloakUser as KeycloakUser
+from keycloak_pwreset.accounts import NewAccount as NewAccount
+from keycloak_pwreset.accounts import SignupRequest as SignupRequest
+from keycloak_pwreset.accounts import user_from_representation as user_from_representation
 from keycloak_pwreset.errors import (
     AccountExists,
     AccountNotFound,
@@ -49,53 +52,6 @@ REQUIRED_ROLES = {
 POLICY_CACHE_SECONDS = 300.0
 
 
-@dataclass(frozen=True)
-class KeycloakUser:
-    id: str
-    username: str
-    email: str
-    first_name: str
-    last_name: str
-    locale: str
-    enabled: bool = True
-
-    @property
-    def display_name(self) -> str:
-        # Folded to one line: names are user input and end up in email headers.
-        name = " ".join(f"{self.first_name} {self.last_name}".split())
-        return name or self.username
-
-    @property
-    def own_name(self) -> str:
-        """The account's own first and last name, or '' (never the username or email)."""
-        return " ".join(f"{self.first_name} {self.last_name}".split())
-
-
-@dataclass(frozen=True)
-class SignupRequest:
-    """The fields of an account someone asked for: one shape from the form to Keycloak.
-
-    The web layer reads them from a form or a JSON body, the sign-up flow cleans
-    them, and they travel through the outbox job and the link's token
-    (flows/jobs.py maps them to and from that JSON) to the account's creation.
-    """
-
-    email: str
-    first_name: str
-    last_name: str
-    username: str = ""
-    locale: str = ""
-    attributes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, kw_only=True)
-class NewAccount(SignupRequest):
-    """A sign-up's account as it is created: the fields asked for, its password, its groups."""
-
-    password: str
-    groups: tuple[str, ...] = ()
-
-
 class Gateway(Protocol):
     """What the flows need from Keycloak; the real one and test fakes implement it."""
 
@@ -108,20 +64,7 @@ class Gateway(Protocol):
     def signup_rules(self) -> SignupRules: ...
     def create_user(self, account: NewAccount) -> Result: ...
     def is_protected(self, user_id: str) -> bool: ...
-
-
-def user_from_representation(rep: dict[str, Any]) -> KeycloakUser:
-    attributes = rep.get("attributes") or {}
-    locales = attributes.get("locale") or [""]
-    return KeycloakUser(
-        id=str(rep["id"]),
-        username=str(rep.get("username", "")),
-        email=str(rep.get("email", "")),
-        first_name=str(rep.get("firstName", "")),
-        last_name=str(rep.get("lastName", "")),
-        locale=str(locales[0]),
-        enabled=bool(rep.get("enabled", False)),
-    )
+    def signing_keys(self) -> tuple[str, dict[str, Any]]: ...
 
 
 class KeycloakGateway:
@@ -385,6 +328,23 @@ class KeycloakGateway:
     def missing_roles(self) -> list[str]:
         have = self.service_account_roles()
         return sorted(role for role in REQUIRED_ROLES if role not in have)
+
+    def signing_keys(self) -> tuple[str, dict[str, Any]]:
+        """The realm's issuer and public signing keys (its JWKS), to verify its access tokens.
+
+        Public endpoints: no service-account token needed. The issuer is what the
+        realm's discovery document says (Keycloak's own hostname setting decides it).
+        """
+        openid = KeycloakOpenID(
+            server_url=self.server_url + "/", realm_name=self.realm, client_id="keycloak-pwreset"
+        )
+        try:
+            with self._metrics.keycloak_call("read the realm's signing keys"):
+                issuer = str(openid.well_known()["issuer"])
+                keys: dict[str, Any] = openid.certs()
+        except KeycloakError as exc:
+            raise self._translate(exc, "read the realm's signing keys") from exc
+        return issuer, keys
 
     def ping(self, timeout: float = 3.0) -> bool:
         """Is the realm reachable? Uses the public realm endpoint: no token needed."""

@@ -7,10 +7,12 @@ stops start-up with one line per problem, naming the variable to fix.
 
 One module per concern: ``service`` (the main settings and loading them),
 ``mail`` (SMTP profiles and senders), ``limits`` (abuse limits, CAPTCHA),
-``admin`` (setup-realm's credentials), ``values`` (shared validators).
+``admin`` (setup-realm's credentials), ``console`` (the admin console and its API),
+``values`` (shared validators).
 """
 
 from keycloak_pwreset.settings.admin import AdminSettings, load_admin_settings
+from keycloak_pwreset.settings.console import ConsoleSettings
 from keycloak_pwreset.settings.limits import CaptchaSettings, LimitSettings
 from keycloak_pwreset.settings.mail import (
     KindMail,
@@ -33,6 +35,7 @@ __all__ = [
     "ENV_PREFIX",
     "AdminSettings",
     "CaptchaSettings",
+    "ConsoleSettings",
     "KindMail",
     "LimitSettings",
     "MailSettings",

@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from keycloak_pwreset.errors import ConfigError
 from keycloak_pwreset.i18n import SHIPPED_LOCALES, canonical
+from keycloak_pwreset.settings.console import ConsoleSettings
 from keycloak_pwreset.settings.limits import CaptchaSettings, LimitSettings
 from keycloak_pwreset.settings.mail import MailSettings, SmtpSettings
 from keycloak_pwreset.settings.values import CONFIG_FILE_VAR, ENV_PREFIX, http_url
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     limits: LimitSettings = Field(default_factory=LimitSettings)
     captcha: CaptchaSettings = Field(default_factory=CaptchaSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     # Email an address with no account when someone asks to reset its password,
     # so its owner learns about it (and about signing up). Off: unknown addresses

@@ -17,6 +17,7 @@ from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services, template_dirs
 from keycloak_pwreset.store.forwarding import ForwardingPeers
 from keycloak_pwreset.web import (
+    admin_api,
     health,
     metrics_route,
     reset_api,
@@ -155,6 +156,9 @@ def include_routes(routes: Routes, services: Services, forms: Forms, cookies: Co
     scrape = metrics_route.build_router(services)
     if scrape is not None:  # else on a port of its own, or off (web/metrics_route.py)
         routes.include(scrape)
+    admin = admin_api.build_router(services)
+    if admin is not None:  # the console is configured (KCPR_CONSOLE__CLIENT_SECRET)
+        routes.include(admin)
     routes.include(reset_pages.build_router(services.reset, pages, login_url))
     routes.include(
         reset_api.build_router(services.reset, api), prefix=API_PREFIX, dependencies=guard

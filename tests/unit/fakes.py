@@ -11,7 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from functools import cache
 from typing import Any, TypeVar
+
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
 
 from keycloak_pwreset.errors import AccountExists, KeycloakUnavailable, MailDeliveryError
 from keycloak_pwreset.gateway import KeycloakUser, NewAccount, SignupRules
@@ -32,6 +36,35 @@ class FakeClock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
+
+
+ISSUER = "http://keycloak.test/realms/demo"
+
+
+@cache
+def realm_key() -> RSAKey:
+    """The fake realm's signing key (made once a run: RSA key generation takes a moment)."""
+    return RSAKey.generate_key(2048, parameters={"kid": "fake-realm-key", "alg": "RS256"})
+
+
+def access_token(
+    roles: list[str], *, lifetime: float = 300, key: RSAKey | None = None, **claims: object
+) -> str:
+    """An access token as the fake realm (or ``key``'s realm) would sign it."""
+    now = int(time.time())
+    body: dict[str, object] = {
+        "iss": ISSUER,
+        "sub": "id-admin",
+        "typ": "Bearer",
+        "azp": "admin-cli",
+        "preferred_username": "admin",
+        "iat": now,
+        "exp": now + int(lifetime),
+        "realm_access": {"roles": roles},
+        **claims,
+    }
+    signer = key or realm_key()
+    return jwt.encode({"alg": "RS256", "kid": signer.kid or ""}, body, signer)
 
 
 @dataclass
@@ -95,6 +128,11 @@ class FakeKeycloak:
     def is_protected(self, user_id: str) -> bool:
         self._check_up()
         return user_id in self.protected
+
+    def signing_keys(self) -> tuple[str, dict[str, Any]]:
+        self._check_up()
+        self.calls.append("signing_keys")
+        return ISSUER, KeySet([realm_key()]).as_dict(private=False)
 
     def set_password(self, user_id: str, password: str) -> Result:
         self._check_up()

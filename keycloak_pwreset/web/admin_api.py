@@ -1,0 +1,132 @@
+"""The admin API at /admin/api/v1: the open requests and the outbox, for automation.
+
+Behind a bearer access token of the realm with the console role (web/admin_auth.py);
+absent (404) until the console is configured (KCPR_CONSOLE__CLIENT_SECRET). Every
+change is an audit event naming the administrator's Keycloak user id. The answers
+show addresses and SMTP's own error texts: they are for administrators only.
+"""
+
+# No `from __future__ import annotations` here: the routes' dependency type (Admin) is
+# made when the router is built, and FastAPI reads it off the endpoints' signatures.
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from keycloak_pwreset.audit import audit
+from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.services import Services
+from keycloak_pwreset.store.open_requests import OpenRequests
+from keycloak_pwreset.store.outbox_view import OutboxView
+from keycloak_pwreset.web.admin_auth import Administrator, AdminTokens, NotAllowed, NotAuthenticated
+
+ADMIN_API_PREFIX = "/admin/api/v1"
+
+
+class OpenRequestOut(BaseModel):
+    id: int
+    purpose: str
+    user_id: str
+    email: str
+    locale: str
+    created_at: datetime
+    expires_at: datetime
+    emails_this_hour: int
+
+
+class QueuedJobOut(BaseModel):
+    id: int
+    kind: str
+    state: Literal["due", "running", "later", "failed"]
+    subject: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    last_error: str
+
+
+def administrator_of(tokens: AdminTokens) -> Any:
+    """The dependency: the verified administrator, or 401/403 (503 if Keycloak is down)."""
+
+    async def administrator(request: Request) -> Administrator:
+        header = request.headers.get("authorization", "")
+        try:
+            return await asyncio.to_thread(tokens.verify, header)
+        except NotAuthenticated as exc:
+            raise HTTPException(401, str(exc), {"WWW-Authenticate": "Bearer"}) from exc
+        except NotAllowed as exc:
+            raise HTTPException(403, str(exc)) from exc
+        except (KeycloakUnavailable, KeycloakRejected) as exc:
+            raise HTTPException(503, "the realm's signing keys could not be read") from exc
+
+    return administrator
+
+
+def changed(done: bool, what: str, event: str, item: int, by: Administrator) -> Response:
+    """204 and an audit event naming the administrator, or 404 if nothing changed."""
+    if not done:
+        raise HTTPException(404, f"no such {what}, or not in a state to change")
+    audit(event, by=by.id, item=str(item))
+    return Response(status_code=204)
+
+
+# ``admin`` below is the routes' dependency type: Annotated[Administrator, Depends(...)].
+
+
+def add_request_routes(router: APIRouter, view: OpenRequests, admin: Any) -> None:
+    @router.get("/requests", summary="The live emailed links (never a token)")
+    async def list_requests(
+        _by: admin,
+        purpose: Annotated[str | None, Query(max_length=16)] = None,
+        address: Annotated[str | None, Query(max_length=320)] = None,
+    ) -> list[OpenRequestOut]:
+        rows = await asyncio.to_thread(view.live, purpose=purpose, address=address)
+        return [OpenRequestOut(**asdict(row)) for row in rows]
+
+    @router.delete("/requests/{link_id}", status_code=204, summary="Revoke a live link")
+    async def revoke_request(link_id: int, by: admin) -> Response:
+        done = await asyncio.to_thread(view.revoke, link_id)
+        return changed(done, "link", "link_revoked", link_id, by)
+
+
+def add_outbox_routes(
+    router: APIRouter, view: OutboxView, admin: Any, wake: Callable[[], None]
+) -> None:
+    @router.get("/outbox", summary="The worker's jobs, oldest first")
+    async def list_outbox(
+        _by: admin,
+        state: Literal["due", "running", "later", "failed"] | None = None,
+    ) -> list[QueuedJobOut]:
+        rows = await asyncio.to_thread(view.jobs, state)
+        return [QueuedJobOut(**asdict(row)) for row in rows]
+
+    @router.post("/outbox/{job_id}/retry", status_code=204, summary="Make a job due now")
+    async def retry_job(job_id: int, by: admin) -> Response:
+        done = await asyncio.to_thread(view.retry_now, job_id)
+        if done:
+            wake()  # now, not at the worker's next poll
+        return changed(done, "job", "job_retry_now", job_id, by)
+
+    @router.delete("/outbox/{job_id}", status_code=204, summary="Discard a job")
+    async def discard_job(job_id: int, by: admin) -> Response:
+        done = await asyncio.to_thread(view.discard, job_id)
+        return changed(done, "job", "job_discarded", job_id, by)
+
+
+def build_router(services: Services) -> APIRouter | None:
+    if not services.settings.console.enabled:
+        return None
+    tokens = AdminTokens(services.gateway.signing_keys, services.settings.console)
+    admin = Annotated[Administrator, Depends(administrator_of(tokens))]
+    clock = services.tokens.clock  # the store's own clock (tests inject one)
+    router = APIRouter(prefix=ADMIN_API_PREFIX, tags=["admin"])
+    add_request_routes(router, OpenRequests(services.db, clock), admin)
+    # Whichever worker this process wakes when the routes run (serve's may be elsewhere).
+    add_outbox_routes(router, OutboxView(services.db, clock), admin, lambda: services.waker.wake())
+    return router
