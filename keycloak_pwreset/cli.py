@@ -87,7 +87,12 @@ def _add_setup_realm(commands: Subcommands) -> None:
     )
     setup.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     setup.add_argument(
-        "--show-secret", action="store_true", help="print the client secret even if not new"
+        "--show-secret", action="store_true", help="print the client secrets even if not new"
+    )
+    setup.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the companion's KCPR_PUBLIC_URL: also set up the admin console's client and role",
     )
 
 
@@ -184,6 +189,7 @@ def _setup_realm(args: argparse.Namespace) -> int:
         theme=args.theme,
         dry_run=args.dry_run,
         show_secret=args.show_secret,
+        public_url=args.public_url,
     )
 
 

@@ -199,7 +199,7 @@ def read_state(
     admin: KeycloakAdmin, realm: str, client_id: str, *, with_themes: bool = False
 ) -> RealmState:
     """The realm as it is now. ``admin`` must act on ``realm`` (its connection's realm)."""
-    with _api(admin, f"read realm {realm!r}"):
+    with api_errors(admin, f"read realm {realm!r}"):
         try:
             settings = admin.get_realm(realm)
         except KeycloakError as exc:
@@ -222,12 +222,12 @@ def read_state(
 
 def apply_plan(admin: KeycloakAdmin, plan: Plan) -> None:
     if plan.realm_changes:
-        with _api(admin, f"update realm {plan.realm!r}"):
+        with api_errors(admin, f"update realm {plan.realm!r}"):
             admin.update_realm(plan.realm, {k: new for k, (_, new) in plan.realm_changes.items()})
-    with _api(admin, f"set up client {plan.client_id!r}"):
+    with api_errors(admin, f"set up client {plan.client_id!r}"):
         uuid = _ensure_client(admin, plan)
     if plan.grants:
-        with _api(admin, "grant the service account its roles"):
+        with api_errors(admin, "grant the service account its roles"):
             account = admin.get_client_service_account_user(uuid)
             management = _uuid(admin, MANAGEMENT_CLIENT)
             roles = [admin.get_client_role(management, name) for name in plan.grants]
@@ -236,7 +236,7 @@ def apply_plan(admin: KeycloakAdmin, plan: Plan) -> None:
 
 def client_secret(admin: KeycloakAdmin, client_id: str) -> str:
     """The client's current secret, read back: Keycloak generates and owns it."""
-    with _api(admin, f"read the secret of client {client_id!r}"):
+    with api_errors(admin, f"read the secret of client {client_id!r}"):
         return str(admin.get_client_secrets(_uuid(admin, client_id)).get("value") or "")
 
 
@@ -274,7 +274,7 @@ def _login_themes(admin: KeycloakAdmin) -> frozenset[str] | None:
 
 
 @contextmanager
-def _api(admin: KeycloakAdmin, action: str) -> Iterator[None]:
+def api_errors(admin: KeycloakAdmin, action: str) -> Iterator[None]:
     """python-keycloak's exceptions as this product's one-line errors."""
     try:
         yield

@@ -14,6 +14,7 @@ from keycloak import KeycloakAdmin
 
 from keycloak_pwreset.cli import main
 from keycloak_pwreset.gateway import REQUIRED_ROLES, KeycloakGateway
+from keycloak_pwreset.operator.console_setup import console_flags
 from keycloak_pwreset.operator.realm_setup import CLIENT_FLAGS, SERVICE_CLIENT_ID
 from keycloak_pwreset_demo.ports import free_port
 from keycloak_pwreset_demo.stack import KeycloakHandle
@@ -240,3 +241,39 @@ def test_unreachable_keycloak_is_one_line(
     args[args.index(bare_realm.url)] = f"http://127.0.0.1:{free_port()}"
     assert main(args) == 2
     assert "Keycloak is unreachable at http://127.0.0.1:" in one_line_error(capsys)
+
+
+def test_the_admin_console_gets_its_client_and_role(
+    bare_realm: BareRealm, capsys: pytest.CaptureFixture[str]
+) -> None:
+    realm = bare_realm
+    public = "https://help.example.org"
+    assert main(realm.args("--public-url", public)) == 0
+    out = capsys.readouterr().out
+    assert "realm role pwreset-admin: create (enters the admin console)" in out
+    env = printed_env(out)
+    assert env["KCPR_CONSOLE__CLIENT_ID"] == "keycloak-pwreset-admin"
+    assert env["KCPR_CONSOLE__CLIENT_SECRET"]
+    uuid = realm.admin.get_client_id("keycloak-pwreset-admin")
+    client = realm.admin.get_client(uuid)
+    assert {k: client.get(k) for k in console_flags(public)} == console_flags(public)
+    assert client["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert client["attributes"]["post.logout.redirect.uris"] == public + "/admin"
+    assert realm.admin.get_realm_role("pwreset-admin")["name"] == "pwreset-admin"
+    # Keycloak refuses a sign-in that would return anywhere else.
+    wrong = requests.get(
+        f"{realm.url}/realms/{realm.name}/protocol/openid-connect/auth",
+        params={
+            "client_id": "keycloak-pwreset-admin",
+            "response_type": "code",
+            "redirect_uri": "https://evil.example/admin/callback",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        },
+        timeout=30,
+    )
+    assert wrong.status_code == 400
+    assert main(realm.args("--public-url", public)) == 0
+    again = capsys.readouterr().out
+    assert again.splitlines()[0] == f"realm {realm.name}: nothing to change"
+    assert "pwreset-admin: create" not in again and "KCPR_CONSOLE__CLIENT_SECRET=" not in again

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +24,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 
 
-ADMIN = bearer(access_token([ROLE]))
+def admin_headers() -> dict[str, str]:
+    """Minted when a test runs, not at import: the run can outlast a token's five minutes."""
+    return bearer(access_token([ROLE]))
 
 
 def admin_client(
@@ -57,11 +59,12 @@ def admin(
 def test_absent_until_the_console_is_configured(
     keycloak: FakeKeycloak, db: Database, clock: FakeClock, transport: MemoryTransport
 ) -> None:
+    auth = admin_headers()
     services = build_services(
         make_settings(), gateway=keycloak, transport=transport, db=db, clock=clock
     )
     with TestClient(create_app(services), base_url=PUBLIC_URL) as client:
-        assert client.get("/admin/api/v1/requests", headers=ADMIN).status_code == 404
+        assert client.get("/admin/api/v1/requests", headers=auth).status_code == 404
         assert "/admin/api/v1/requests" not in client.get("/openapi.json").text
     services.close()
 
@@ -79,23 +82,23 @@ OTHER_REALM = RSAKey.generate_key(2048, parameters={"kid": "fake-realm-key"})
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
-        ({}, 401),
-        ({"authorization": "Basic YWRtaW46YWRtaW4="}, 401),
-        (bearer("not-a-jwt"), 401),
-        (bearer(access_token([ROLE], lifetime=-120)), 401),  # expired (beyond the leeway)
-        (bearer(access_token([ROLE], iss="http://keycloak.test/realms/other")), 401),
-        (bearer(access_token([ROLE], key=OTHER_REALM)), 401),  # same key id, another key
-        (bearer(access_token([ROLE], typ="ID")), 401),  # an ID token is not an access token
-        (bearer(access_token(["offline_access"])), 403),  # valid, but not an administrator
-        (bearer(access_token([], realm_access=None)), 403),
+        (lambda: {}, 401),
+        (lambda: {"authorization": "Basic YWRtaW46YWRtaW4="}, 401),
+        (lambda: bearer("not-a-jwt"), 401),
+        (lambda: bearer(access_token([ROLE], lifetime=-120)), 401),  # expired, past the leeway
+        (lambda: bearer(access_token([ROLE], iss="http://keycloak.test/realms/other")), 401),
+        (lambda: bearer(access_token([ROLE], key=OTHER_REALM)), 401),  # same key id, other key
+        (lambda: bearer(access_token([ROLE], typ="ID")), 401),  # an ID token is no access token
+        (lambda: bearer(access_token(["offline_access"])), 403),  # valid, not an administrator
+        (lambda: bearer(access_token([], realm_access=None)), 403),
     ],
 )
 def test_who_may_not_enter(
-    admin: tuple[TestClient, Services], headers: dict[str, str], status: int
+    admin: tuple[TestClient, Services], headers: Callable[[], dict[str, str]], status: int
 ) -> None:
     client, _ = admin
     for method, path in (("GET", "/requests"), ("DELETE", "/requests/1"), ("GET", "/outbox")):
-        response = client.request(method, "/admin/api/v1" + path, headers=headers)
+        response = client.request(method, "/admin/api/v1" + path, headers=headers())
         assert response.status_code == status, (method, path, response.text)
         if status == 401:
             assert response.headers["www-authenticate"] == "Bearer"
@@ -120,9 +123,10 @@ def test_a_token_signed_with_a_shared_secret_or_none_is_refused(
 def test_only_the_allowed_clients_tokens_when_restricted(
     keycloak: FakeKeycloak, db: Database, clock: FakeClock, transport: MemoryTransport
 ) -> None:
+    auth = admin_headers()
     client, services = admin_client(keycloak, db, clock, transport, api_clients=["support-bot"])
     with client:
-        assert client.get("/admin/api/v1/requests", headers=ADMIN).status_code == 403
+        assert client.get("/admin/api/v1/requests", headers=auth).status_code == 403
         bot = bearer(access_token([ROLE], azp="support-bot"))
         assert client.get("/admin/api/v1/requests", headers=bot).status_code == 200
     services.close()
@@ -131,9 +135,10 @@ def test_only_the_allowed_clients_tokens_when_restricted(
 def test_keys_are_fetched_once_not_per_request(
     admin: tuple[TestClient, Services], keycloak: FakeKeycloak
 ) -> None:
+    auth = admin_headers()
     client, _ = admin
     for _ in range(5):
-        assert client.get("/admin/api/v1/outbox", headers=ADMIN).status_code == 200
+        assert client.get("/admin/api/v1/outbox", headers=auth).status_code == 200
     # A token naming an unknown key fetches again, but not at once a second time.
     stranger = RSAKey.generate_key(2048, parameters={"kid": "rotated-in"})
     for _ in range(3):
@@ -147,9 +152,10 @@ def test_keys_are_fetched_once_not_per_request(
 def test_keycloak_down_answers_503(
     admin: tuple[TestClient, Services], keycloak: FakeKeycloak
 ) -> None:
+    auth = admin_headers()
     client, _ = admin
     keycloak.down = True
-    assert client.get("/admin/api/v1/requests", headers=ADMIN).status_code == 503
+    assert client.get("/admin/api/v1/requests", headers=auth).status_code == 503
 
 
 def test_list_and_revoke_an_open_request(
@@ -157,13 +163,14 @@ def test_list_and_revoke_an_open_request(
     transport: MemoryTransport,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    auth = admin_headers()
     caplog.set_level(logging.INFO, "keycloak_pwreset.audit")
     client, services = admin
     client.post("/api/v1/password-resets", json={"identifier": "alice"})
     services.worker.run_once()
     token = token_from(transport)
     [listed] = client.get(
-        "/admin/api/v1/requests", params={"address": "alice@example.org"}, headers=ADMIN
+        "/admin/api/v1/requests", params={"address": "alice@example.org"}, headers=auth
     ).json()
     assert (listed["purpose"], listed["user_id"], listed["emails_this_hour"]) == (
         "reset",
@@ -171,8 +178,8 @@ def test_list_and_revoke_an_open_request(
         1,
     )
     assert token not in str(listed)
-    assert client.delete(f"/admin/api/v1/requests/{listed['id']}", headers=ADMIN).status_code == 204
-    assert client.delete(f"/admin/api/v1/requests/{listed['id']}", headers=ADMIN).status_code == 404
+    assert client.delete(f"/admin/api/v1/requests/{listed['id']}", headers=auth).status_code == 204
+    assert client.delete(f"/admin/api/v1/requests/{listed['id']}", headers=auth).status_code == 404
     dead = client.post(
         "/api/v1/password-resets/complete",
         json={
@@ -188,21 +195,22 @@ def test_list_and_revoke_an_open_request(
 def test_outbox_retry_and_discard(
     admin: tuple[TestClient, Services], transport: MemoryTransport, clock: FakeClock
 ) -> None:
+    auth = admin_headers()
     client, services = admin
     transport.failing = True
     client.post("/api/v1/password-resets", json={"identifier": "alice"})
     services.worker.run_once()
-    [job] = client.get("/admin/api/v1/outbox", params={"state": "later"}, headers=ADMIN).json()
+    [job] = client.get("/admin/api/v1/outbox", params={"state": "later"}, headers=auth).json()
     assert job["kind"] == "reset_request" and job["subject"] == "alice"
     assert "memory transport told to fail" in job["last_error"]
     transport.failing = False
-    assert client.post(f"/admin/api/v1/outbox/{job['id']}/retry", headers=ADMIN).status_code == 204
+    assert client.post(f"/admin/api/v1/outbox/{job['id']}/retry", headers=auth).status_code == 204
     services.worker.run_once()
     assert len(transport.sent) == 1
     client.post("/api/v1/password-resets", json={"identifier": "ghost"})
-    [waiting] = client.get("/admin/api/v1/outbox", params={"state": "due"}, headers=ADMIN).json()
-    assert client.delete(f"/admin/api/v1/outbox/{waiting['id']}", headers=ADMIN).status_code == 204
-    assert client.get("/admin/api/v1/outbox", headers=ADMIN).json() == []
+    [waiting] = client.get("/admin/api/v1/outbox", params={"state": "due"}, headers=auth).json()
+    assert client.delete(f"/admin/api/v1/outbox/{waiting['id']}", headers=auth).status_code == 204
+    assert client.get("/admin/api/v1/outbox", headers=auth).json() == []
     assert client.get(
-        "/admin/api/v1/outbox", params={"state": "bogus"}, headers=ADMIN
+        "/admin/api/v1/outbox", params={"state": "bogus"}, headers=auth
     ).status_code in (400, 422)

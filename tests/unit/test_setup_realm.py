@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import pytest
+from keycloak.exceptions import KeycloakGetError
 
 from keycloak_pwreset.cli import main
 from keycloak_pwreset.commands import setup_realm as command
@@ -209,8 +210,9 @@ class FakeAdmin:
 
     def create_client(self, payload: dict[str, Any]) -> str:
         self.writes.append("create client")
-        self.clients["new"] = {"id": "new", **payload}
-        return "new"
+        uuid = "new" if "new" not in self.clients else f"new-{len(self.clients)}"
+        self.clients[uuid] = {"id": uuid, **payload}
+        return uuid
 
     def update_client(self, uuid: str, payload: dict[str, Any]) -> None:
         self.writes.append("update client")
@@ -234,6 +236,18 @@ class FakeAdmin:
 
     def get_server_info(self) -> dict[str, Any]:
         return {"themes": {"login": [{"name": "keycloak.v2"}]}}
+
+    realm_roles: set[str]
+
+    def get_realm_role(self, name: str) -> dict[str, str]:
+        if name not in getattr(self, "realm_roles", set()):
+            raise KeycloakGetError("Could not find role", response_code=404)
+        return {"name": name}
+
+    def create_realm_role(self, payload: dict[str, Any], skip_exists: bool = False) -> str:
+        self.writes.append(f"create role {payload['name']}")
+        self.realm_roles = {*getattr(self, "realm_roles", set()), payload["name"]}
+        return str(payload["name"])
 
 
 @pytest.fixture
@@ -285,3 +299,46 @@ def test_a_missing_theme_stops_the_run_with_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no login theme 'keycloak-pwreset'" in err
     assert fake.writes == []
+
+
+def test_with_a_public_url_the_console_gets_its_client_and_role(
+    fake: FakeAdmin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*ARGS, "--public-url", "https://help.example.org/"]
+    assert main([*args, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "realm role pwreset-admin: create (enters the admin console)" in out
+    assert "client keycloak-pwreset-admin: create (admin console sign-in" in out
+    assert fake.writes == []
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "KCPR_CONSOLE__CLIENT_ID=keycloak-pwreset-admin" in out
+    assert "KCPR_CONSOLE__CLIENT_SECRET=fresh-secret" in out
+    console = next(c for c in fake.clients.values() if c["clientId"] == "keycloak-pwreset-admin")
+    assert console["standardFlowEnabled"] and not console["directAccessGrantsEnabled"]
+    assert not console["serviceAccountsEnabled"] and not console["publicClient"]
+    assert console["redirectUris"] == ["https://help.example.org/admin/callback"]
+    assert console["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert console["attributes"]["post.logout.redirect.uris"] == "https://help.example.org/admin"
+    fake.writes.clear()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert fake.writes == [] and "KCPR_CONSOLE__CLIENT_SECRET=" not in out
+    # A redirect changed by hand (to somewhere else) is put back.
+    console["redirectUris"] = ["https://evil.example/*"]
+    assert main(args) == 0
+    assert (
+        "redirectUris ['https://evil.example/*'] -> ['https://help.example.org/admin/callback']"
+        in (capsys.readouterr().out)
+    )
+    console = next(c for c in fake.clients.values() if c["clientId"] == "keycloak-pwreset-admin")
+    assert console["redirectUris"] == ["https://help.example.org/admin/callback"]
+
+
+def test_a_public_url_that_is_not_one_is_refused(
+    fake: FakeAdmin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*ARGS, "--public-url", "help.example.org"]) == 2
+    assert "--public-url 'help.example.org': must be an http:// or https:// URL" in (
+        capsys.readouterr().err
+    )
