@@ -15,12 +15,14 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from keycloak_pwreset.accounts import KeycloakUser
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.store.open_requests import OpenRequests
 from keycloak_pwreset.store.outbox_view import OutboxView
@@ -119,6 +121,56 @@ def add_outbox_routes(
         return changed(done, "job", "job_discarded", job_id, by)
 
 
+# Keycloak's user ids: UUIDs, or federated ones such as f:<provider>:<id>. Nothing else
+# reaches the admin API's URL, so no path can be smuggled into it.
+ACCOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9:_.-]{0,63}$"
+
+
+def account_state(services: Services, account_id: str) -> tuple[KeycloakUser | None, bool]:
+    """The account and whether it is protected; 503 if Keycloak cannot say."""
+    try:
+        user = services.gateway.get_user(account_id)
+        return user, user is not None and services.gateway.is_protected(user.id)
+    except (KeycloakUnavailable, KeycloakRejected) as exc:
+        raise HTTPException(503, "Keycloak could not be asked about the account") from exc
+
+
+class Queued(BaseModel):
+    account_id: str
+    queued: bool = True
+
+
+def add_account_routes(router: APIRouter, services: Services, admin: Any) -> None:
+    @router.post(
+        "/accounts/{account_id}/reset-link",
+        status_code=202,
+        summary="Email an account a new reset link (supersedes its earlier ones)",
+    )
+    async def send_reset_link(
+        account_id: Annotated[str, Path(pattern=ACCOUNT_ID)], by: admin
+    ) -> Queued:
+        """The support desk's answer to "I've lost access", without seeing or setting a password.
+
+        The link goes out like a self-service one (the worker, the account's language, its
+        hourly email budget, counted apart from self-service requests); a disabled account
+        (404, as the gateway sees none) or one self-service never resets (409) is refused
+        here, where the administrator sees why.
+        """
+        user, protected = await asyncio.to_thread(account_state, services, account_id)
+        if user is None:
+            raise HTTPException(404, "no such account, or it is disabled")
+        if protected:
+            raise HTTPException(409, "self-service never resets this account (a protected role)")
+        result = await asyncio.to_thread(
+            services.reset.request, user.username, user.locale, client=f"console:{by.id}"
+        )
+        if result is not Result.SUCCESS:
+            raise HTTPException(409, f"not queued ({result.value})")
+        audit("reset_link_requested", by=by.id, account_id=user.id)
+        services.waker.wake()
+        return Queued(account_id=user.id)
+
+
 def build_router(services: Services) -> APIRouter | None:
     if not services.settings.console.enabled:
         return None
@@ -129,4 +181,5 @@ def build_router(services: Services) -> APIRouter | None:
     add_request_routes(router, OpenRequests(services.db, clock), admin)
     # Whichever worker this process wakes when the routes run (serve's may be elsewhere).
     add_outbox_routes(router, OutboxView(services.db, clock), admin, lambda: services.waker.wake())
+    add_account_routes(router, services, admin)
     return router

@@ -214,3 +214,50 @@ def test_outbox_retry_and_discard(
     assert client.get(
         "/admin/api/v1/outbox", params={"state": "bogus"}, headers=auth
     ).status_code in (400, 422)
+
+
+def test_send_a_reset_link_to_an_account(
+    admin: tuple[TestClient, Services],
+    transport: MemoryTransport,
+    keycloak: FakeKeycloak,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "keycloak_pwreset.audit")
+    auth = admin_headers()
+    client, services = admin
+    client.post("/api/v1/password-resets", json={"identifier": "alice"})
+    services.worker.run_once()
+    first = token_from(transport)
+    sent = client.post("/admin/api/v1/accounts/id-alice/reset-link", headers=auth)
+    assert sent.status_code == 202 and sent.json() == {"account_id": "id-alice", "queued": True}
+    services.worker.run_once()
+    assert len(transport.sent) == 2 and transport.sent[-1].to == "alice@example.org"
+    second = token_from(transport)
+    assert services.tokens.find_live(first, "reset") is None  # superseded
+    assert services.tokens.find_live(second, "reset") is not None
+    assert any(
+        r.message == "reset_link_requested by=id-admin account_id=id-alice" for r in caplog.records
+    )
+
+
+def test_no_reset_link_for_an_unknown_disabled_or_protected_account(
+    admin: tuple[TestClient, Services], keycloak: FakeKeycloak
+) -> None:
+    auth = admin_headers()
+    client, _ = admin
+    keycloak.add_user("root", "root@example.org")
+    keycloak.protected.add("id-root")
+    keycloak.add_user("gone", "gone@example.org")
+    keycloak.disable("id-gone")
+    for account in ("id-nobody", "id-gone"):  # unknown, disabled: as the gateway, none
+        missing = client.post(f"/admin/api/v1/accounts/{account}/reset-link", headers=auth)
+        assert missing.status_code == 404
+    refused = client.post("/admin/api/v1/accounts/id-root/reset-link", headers=auth)
+    assert refused.status_code == 409
+    for odd in ("..%2F..%2Fusers", "a b", "x" * 65):  # never reach Keycloak's URL
+        odd_answer = client.post(f"/admin/api/v1/accounts/{odd}/reset-link", headers=auth)
+        assert odd_answer.status_code in (400, 404), odd
+    keycloak.down = True
+    assert (
+        client.post("/admin/api/v1/accounts/id-alice/reset-link", headers=auth).status_code == 503
+    )
