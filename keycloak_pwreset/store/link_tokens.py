@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.engine import CursorResult
 
 from keycloak_pwreset.clock import Clock, utc_now
@@ -64,6 +64,19 @@ def _info(row: LinkToken) -> TokenInfo:
     )
 
 
+def live_at(now: datetime) -> ColumnElement[bool]:
+    """A link still works: not used, revoked or expired, and not probed too often.
+
+    The one definition, for the flows' tokens and the support desk's open requests alike.
+    """
+    return and_(
+        LinkToken.used_at.is_(None),
+        LinkToken.revoked_at.is_(None),
+        LinkToken.expires_at > now,
+        LinkToken.failed_attempts < MAX_FAILED_ATTEMPTS,
+    )
+
+
 class TokenStore:
     def __init__(self, db: Database, clock: Clock = utc_now) -> None:
         self._db = db
@@ -74,12 +87,7 @@ class TokenStore:
         return self._clock()
 
     def _live(self, now: datetime) -> Any:
-        return and_(
-            LinkToken.used_at.is_(None),
-            LinkToken.revoked_at.is_(None),
-            LinkToken.expires_at > now,
-            LinkToken.failed_attempts < MAX_FAILED_ATTEMPTS,
-        )
+        return live_at(now)
 
     def issue(
         self,

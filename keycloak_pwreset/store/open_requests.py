@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from keycloak_pwreset.clock import Clock, utc_now
 from keycloak_pwreset.store.db import Database
-from keycloak_pwreset.store.link_tokens import MAX_FAILED_ATTEMPTS
+from keycloak_pwreset.store.link_tokens import live_at
 from keycloak_pwreset.store.models import LinkToken, SentEmail
 
 LIST_LIMIT = 500  # a page for people; a site with more open links filters by address
@@ -42,20 +42,10 @@ class OpenRequests:
         self._db = db
         self._clock = clock
 
-    @staticmethod
-    def _live(now: datetime) -> list[ColumnElement[bool]]:
-        """Live as TokenStore counts it: a link that probed too often is dead too."""
-        return [
-            LinkToken.used_at.is_(None),
-            LinkToken.revoked_at.is_(None),
-            LinkToken.expires_at > now,
-            LinkToken.failed_attempts < MAX_FAILED_ATTEMPTS,
-        ]
-
     def live(self, *, purpose: str | None = None, address: str | None = None) -> list[OpenRequest]:
         """Live links, newest first; ``address`` matches the email exactly (case-insensitive)."""
         now = self._clock()
-        query = select(LinkToken).where(*self._live(now))
+        query = select(LinkToken).where(live_at(now))
         if purpose:
             query = query.where(LinkToken.purpose == purpose)
         if address:
@@ -101,9 +91,7 @@ class OpenRequests:
         """
         now = self._clock()
         statement = (
-            update(LinkToken)
-            .where(LinkToken.id == link_id, *self._live(now))
-            .values(revoked_at=now)
+            update(LinkToken).where(LinkToken.id == link_id, live_at(now)).values(revoked_at=now)
         )
         with self._db.session() as session:
             result = session.execute(statement)

@@ -24,7 +24,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -121,6 +133,11 @@ def _insert_unless_waiting() -> ReturningInsert[tuple[int]]:
     )
 
 
+def unleased_at(now: datetime) -> ColumnElement[bool]:
+    """No worker holds the job: never leased, or its lease ran out."""
+    return or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now)
+
+
 # Core statements, not the ORM: the request path's one write needs no unit of work.
 INSERT_JOB = insert(OUTBOX).returning(OUTBOX.c.id)
 INSERT_JOB_UNLESS_WAITING = _insert_unless_waiting()
@@ -178,7 +195,7 @@ class Outbox:
         return job_id
 
     def _free(self, now: datetime) -> Any:
-        return or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now)
+        return unleased_at(now)
 
     def _due(self, now: datetime, limit: int) -> Select[int]:
         """The next due ids, each client's oldest first: round-robin between clients.

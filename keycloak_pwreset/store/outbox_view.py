@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import Executable
 
 from keycloak_pwreset.clock import Clock, utc_now
 from keycloak_pwreset.store.db import Database
 from keycloak_pwreset.store.models import OutboxItem
+from keycloak_pwreset.store.outbox import unleased_at
 
 State = Literal["due", "running", "later", "failed"]
 STATES: tuple[State, ...] = ("due", "running", "later", "failed")
@@ -53,10 +54,6 @@ class OutboxView:
         self._db = db
         self._clock = clock
 
-    @staticmethod
-    def _free(now: datetime) -> ColumnElement[bool]:
-        return or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now)
-
     def _state(self, row: OutboxItem, now: datetime) -> State:
         if row.failed_at is not None:
             return "failed"
@@ -76,7 +73,7 @@ class OutboxView:
             if state == "due"
             else OutboxItem.next_attempt_at > now
         )
-        return and_(waiting, self._free(now), due)
+        return and_(waiting, unleased_at(now), due)
 
     def jobs(self, state: State | None = None) -> list[QueuedJob]:
         """The jobs, oldest first, optionally of one state (at most LIST_LIMIT)."""
@@ -107,7 +104,7 @@ class OutboxView:
         now = self._clock()
         statement = (
             update(OutboxItem)
-            .where(OutboxItem.id == job_id, self._free(now))
+            .where(OutboxItem.id == job_id, unleased_at(now))
             .values(next_attempt_at=now, failed_at=None, attempts=0)
         )
         return self._changed(statement)
@@ -115,7 +112,7 @@ class OutboxView:
     def discard(self, job_id: int) -> bool:
         """Delete a job that is not running; False if unknown or held by a worker."""
         now = self._clock()
-        return self._changed(delete(OutboxItem).where(OutboxItem.id == job_id, self._free(now)))
+        return self._changed(delete(OutboxItem).where(OutboxItem.id == job_id, unleased_at(now)))
 
     def _changed(self, statement: Executable) -> bool:
         with self._db.session() as session:
