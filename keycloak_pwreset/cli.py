@@ -130,7 +130,9 @@ def _add_support(commands: Subcommands) -> None:
     requests = commands.add_parser("requests", help="list or revoke the live emailed links")
     request_commands = requests.add_subparsers(dest="requests_command", required=True)
     listing = request_commands.add_parser("list", help="live links, newest first (no tokens)")
-    listing.add_argument("--purpose", choices=["reset", "signup"], help="only this kind of link")
+    listing.add_argument(
+        "--purpose", choices=["reset", "signup", "invite"], help="only this kind of link"
+    )
     listing.add_argument("--address", metavar="EMAIL", help="only links for this address")
     listing.add_argument("--json", action="store_true", help="one JSON array, for scripts")
     revoke = request_commands.add_parser("revoke", help="kill one live link at once")
@@ -145,6 +147,18 @@ def _add_support(commands: Subcommands) -> None:
         ("discard", "delete a job"),
     ):
         outbox_commands.add_parser(name, help=text).add_argument("id", type=int)
+    invite = commands.add_parser("invite", help="email someone an invitation to open an account")
+    invite.add_argument("email")
+    invite.add_argument(
+        "--group",
+        action="append",
+        metavar="PATH",
+        help="a group the account joins (repeatable; default KCPR_SIGNUP_DEFAULT_GROUPS)",
+    )
+    invite.add_argument("--locale", metavar="TAG", default="", help="the email's language")
+    invite.add_argument("--first-name", default="")
+    invite.add_argument("--last-name", default="")
+    invite.add_argument("--valid-days", type=int, default=7, help="1 to 30 (default 7)")
 
 
 def _add_demo(commands: Subcommands) -> None:
@@ -231,6 +245,18 @@ def _outbox(args: argparse.Namespace) -> int:
     return support.run_outbox_discard(args.id)
 
 
+def _invite(args: argparse.Namespace) -> int:
+    from keycloak_pwreset.commands.invite import run_invite
+    from keycloak_pwreset.flows.invite import Invitation
+
+    groups = tuple(args.group) if args.group else None
+    return run_invite(
+        Invitation(
+            args.email, args.first_name, args.last_name, groups, args.locale, args.valid_days
+        )
+    )
+
+
 def _demo(args: argparse.Namespace) -> int:
     from keycloak_pwreset.commands.demo import run_demo
 
@@ -247,6 +273,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "theme": _theme,
     "requests": _requests,
     "outbox": _outbox,
+    "invite": _invite,
     "demo": _demo,
 }
 

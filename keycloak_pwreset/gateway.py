@@ -65,6 +65,7 @@ class Gateway(Protocol):
     def create_user(self, account: NewAccount) -> Result: ...
     def is_protected(self, user_id: str) -> bool: ...
     def signing_keys(self) -> tuple[str, dict[str, Any]]: ...
+    def group_paths(self) -> list[str]: ...
 
 
 class KeycloakGateway:
@@ -233,6 +234,17 @@ class KeycloakGateway:
             except AccountNotFound:  # a 404, whatever was looked up
                 missing.append(path)
         return missing
+
+    def group_paths(self) -> list[str]:
+        """Every group's path ("/staff/support"), subgroups too: what an invitation may name."""
+        tree = self._call("read the groups", self._admin.get_groups, None, True)
+        paths: list[str] = []
+        stack = list(tree)
+        while stack:
+            group = stack.pop()
+            paths.append(str(group.get("path", "")))
+            stack.extend(group.get("subGroups") or [])
+        return sorted(p for p in paths if p)
 
     def get_user(self, user_id: str) -> KeycloakUser | None:
         # Only a 404 means the account is gone: a failed sign-in must surface (and retry).

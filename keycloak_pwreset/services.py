@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from keycloak_pwreset.captcha import CaptchaVerifier, build_verifier
 from keycloak_pwreset.clock import Clock, utc_now
+from keycloak_pwreset.flows.invite import InviteFlow
 from keycloak_pwreset.flows.reset import ResetFlow
 from keycloak_pwreset.flows.signup import SignupFlow
 from keycloak_pwreset.gateway import Gateway, KeycloakGateway
@@ -46,6 +47,7 @@ class Services:
     tokens: TokenStore
     reset: ResetFlow
     signup: SignupFlow
+    invite: InviteFlow
     worker: Worker
     # The optional bot check of the request forms and API (None: off, the default).
     captcha: CaptchaVerifier | None = None
@@ -61,7 +63,8 @@ class Services:
     def wake_elsewhere(self, waker: Wakeable) -> None:
         """Wake a worker in another process instead of this process's own."""
         self.waker = waker
-        self.reset.wake_worker = self.signup.wake_worker = waker.wake
+        for flow in (self.reset, self.signup, self.invite):
+            flow.wake_worker = waker.wake
 
     def scrape_registry(self) -> CollectorRegistry:
         """What a scrape of this service reads: the counters and the outbox's gauges."""
@@ -89,16 +92,28 @@ def build_services(
     mailer = build_mailer(settings, transport, metrics)
     outbox = Outbox(db, clock)
     tokens = TokenStore(db, clock)
-    reset, signup = build_flows(settings, db, clock, gateway, mailer, outbox, tokens)
-    reset.metrics = signup.metrics = metrics
+    flows = build_flows(settings, db, clock, gateway, mailer, outbox, tokens)
     # Sign-up jobs already queued are still done after sign-up is switched off.
-    worker = build_worker(settings, db, clock, outbox, {**reset.handlers(), **signup.handlers()})
+    handlers = {name: h for flow in flows for name, h in flow.handlers().items()}
+    worker = build_worker(settings, db, clock, outbox, handlers)
     worker.metrics = metrics
-    reset.wake_worker = signup.wake_worker = worker.wake
-    reset.turns = signup.turns = worker.turns
+    for flow in flows:
+        flow.metrics, flow.wake_worker, flow.turns = metrics, worker.wake, worker.turns
+    reset, signup, invite = flows
     captcha = captcha or build_verifier(settings.captcha, settings.public_url)
     return Services(
-        settings, db, gateway, mailer, outbox, tokens, reset, signup, worker, captcha, metrics
+        settings,
+        db,
+        gateway,
+        mailer,
+        outbox,
+        tokens,
+        reset,
+        signup,
+        invite,
+        worker,
+        captcha,
+        metrics,
     )
 
 
@@ -110,8 +125,8 @@ def build_flows(
     mailer: Mailer,
     outbox: Outbox,
     tokens: TokenStore,
-) -> tuple[ResetFlow, SignupFlow]:
-    """The reset and sign-up flows, built on the same parts (flows/base.py's Flow)."""
+) -> tuple[ResetFlow, SignupFlow, InviteFlow]:
+    """The reset, sign-up and invitation flows, built on the same parts (flows/base.py's Flow)."""
     common: dict[str, Any] = {
         "tokens": tokens,
         "outbox": outbox,
@@ -132,7 +147,12 @@ def build_flows(
         unknown_account_notice=settings.unknown_account_notice,
         signup_url=f"{settings.public_url}/signup" if settings.signup_enabled else "",
     )
-    return reset, SignupFlow(**common, default_groups=tuple(settings.signup_default_groups))
+    groups = tuple(settings.signup_default_groups)
+    return (
+        reset,
+        SignupFlow(**common, default_groups=groups),
+        InviteFlow(**common, default_groups=groups),
+    )
 
 
 def build_worker(

@@ -120,6 +120,21 @@ class SignupRequestJob(RequestJob):
         return cls(applicant, client=_text(row, "client", cls.KIND))
 
 
+@dataclass(frozen=True, kw_only=True)
+class InviteJob(Job):
+    """An administrator invited this address (flows/invite.py); every field already checked."""
+
+    KIND: ClassVar[str] = "invite"
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    locale: str = ""
+    groups: str = ""  # group paths, one per line
+    valid_days: str = ""
+    ask_username: str = ""  # "yes" when the realm wants a username chosen
+    invited_by: str = ""
+
+
 def link_data(applicant: SignupRequest) -> dict[str, object]:
     """What a sign-up link's token keeps besides its email and locale columns.
 

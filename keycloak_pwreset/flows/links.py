@@ -1,6 +1,6 @@
 """The emailed link, written once: send one, redeem one.
 
-Reset, sign-up (and later invitations) each supply only their purpose, their
+Reset, sign-up and invitations each supply only their purpose, their
 email and their one Keycloak action; the lifecycle around them is here: a link
 is minted, emailed and counted, or discarded if it never left; a link is
 claimed, acted on, then used up or given back, and given back when Keycloak
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 from typing import Protocol
 from urllib.parse import urlencode
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 # Where the emailed links lead (the web layer serves these paths).
 RESET_LINK_PATH = "/reset-password"
 SIGNUP_LINK_PATH = "/signup/complete"
+INVITE_LINK_PATH = "/invitation"
 
 
 class Spend(Enum):
@@ -119,22 +121,26 @@ class LinkFlow(Flow):
         user_id: str = "",
         email: str = "",
         data: Mapping[str, object] | None = None,
+        ttl: timedelta | None = None,
     ) -> None:
         """Mint a link for its owner (an account, or an address with ``data``), email it, count it.
+
+        ``ttl`` replaces the flow's link lifetime (an invitation's is days, not minutes).
 
         A link whose email did not leave is deleted (the retry mints another):
         it never reached anyone, so it must neither stay valid nor count
         against the account's cooldown.
         """
+        lifetime = ttl or self.ttl
         token = self.tokens.issue(
-            purpose=purpose, ttl=self.ttl, locale=locale, user_id=user_id, email=email, data=data
+            purpose=purpose, ttl=lifetime, locale=locale, user_id=user_id, email=email, data=data
         )
         with self.tokens.discarded_if_unsent(token):
             send(
                 self.mailer,
                 locale=locale,
                 link=self.link(path, token),
-                ttl_minutes=self.ttl_minutes,
+                ttl_minutes=int(lifetime.total_seconds() // 60),
                 site_name=self.site_name,
             )
         self.count_email(account, network, kind, locale)

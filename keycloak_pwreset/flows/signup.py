@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from functools import partial
+from typing import ClassVar
 
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import AccountExists
@@ -51,6 +52,8 @@ PURPOSE = "signup"
 @dataclass
 class SignupFlow(LinkFlow):
     default_groups: tuple[str, ...] = ()
+    # Invitations (flows/invite.py) redeem their links the same way, under their own purpose.
+    purpose: ClassVar[str] = PURPOSE
 
     # -- web side -----------------------------------------------------------
 
@@ -94,7 +97,7 @@ class SignupFlow(LinkFlow):
         return self.accept(SignupRequestJob(applicant, client=client), key=applicant.email)
 
     def check(self, token: str) -> TokenInfo | None:
-        return self.tokens.find_live(token, PURPOSE)
+        return self.tokens.find_live(token, self.purpose)
 
     def complete(
         self, token: str, password: str, confirmation: str, username: str | None = None
@@ -105,20 +108,31 @@ class SignupFlow(LinkFlow):
             return Redeemed(Result.LINK_EXPIRED)
         # A realm that uses emails as usernames asked for none: a submitted one
         # is ignored, never passed on.
-        wants_username = bool(applicant_from_link(pending).username)
-        username = username if wants_username else None
+        username = username if self.wants_username(pending) else None
         problem = check_new_password(password, confirmation)
         if problem is None and username is not None:
             problem = check_username(username)
         if problem:
             return Redeemed(problem, pending)
-        return self.redeem(token, PURPOSE, lambda link: self._create(link, password, username))
+        return self.redeem(token, self.purpose, lambda link: self._create(link, password, username))
+
+    def wants_username(self, link: TokenInfo) -> bool:
+        """Does the person choose a username? Only if the realm asked for one with the request."""
+        return bool(applicant_from_link(link).username)
+
+    def username_field_first(self, link: TokenInfo) -> bool:
+        """Does the completion form ask for a username from the start? (A sign-up's was given.)"""
+        return False
+
+    def groups_for(self, link: TokenInfo) -> tuple[str, ...]:
+        """The groups a new account joins (a sign-up's are the site's defaults)."""
+        return self.default_groups
 
     def _create(self, link: TokenInfo, password: str, username: str | None) -> tuple[Result, Spend]:
         """Create the enabled, verified account with its password, in one Keycloak call."""
         applicant = applicant_from_link(link)
         applicant = replace(applicant, username=(username or applicant.username).strip())
-        account = NewAccount(**asdict(applicant), password=password, groups=self.default_groups)
+        account = NewAccount(**asdict(applicant), password=password, groups=self.groups_for(link))
         try:
             result = self.gateway.create_user(account)
         except AccountExists as exc:
@@ -131,7 +145,7 @@ class SignupFlow(LinkFlow):
             return Result.ACCOUNT_EXISTS, Spend.USED
         if result is not Result.SUCCESS:
             return result, Spend.KEPT  # a refused password: nothing was created
-        audit("signup_completed", kind="signup")
+        audit(f"{self.purpose}_completed", kind=self.purpose)
         return Result.SUCCESS, Spend.USED
 
     # -- worker side ----------------------------------------------------------

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from keycloak_pwreset.gateway import KeycloakUser
+from datetime import UTC, datetime, timedelta
+
+from babel.dates import format_date
+
+from keycloak_pwreset.accounts import KeycloakUser
 from keycloak_pwreset.mail.mailer import Mailer
 
 
@@ -86,6 +90,32 @@ def send_no_account_email(
             "email": to,
             "reset_url": reset_url,
             "signup_url": signup_url,
+            "site_name": site_name,
+        },
+    )
+
+
+def send_invite_email(
+    mailer: Mailer,
+    *,
+    locale: str,
+    to: str,
+    name: str,
+    link: str,
+    ttl_minutes: int,
+    site_name: str,
+) -> None:
+    # ``name`` was typed by an administrator, not by a stranger: it may greet.
+    until = datetime.now(UTC) + timedelta(minutes=ttl_minutes)
+    mailer.send(
+        locale=locale,
+        kind="invite",
+        to=to,
+        to_name=name,
+        context={
+            "name": name,
+            "link": link,
+            "valid_until": format_date(until, "long", locale=(locale or "en").replace("-", "_")),
             "site_name": site_name,
         },
     )

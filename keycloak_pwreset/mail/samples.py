@@ -27,6 +27,15 @@ def sample_context(kind: str, *, public_url: str, site_name: str) -> dict[str, A
     if kind == "signup":
         signup_link = f"{public_url}/signup/complete?token=EXAMPLE-TOKEN-NOT-VALID"
         return {**common, "link": signup_link}
+    if kind == "invite":
+        invite_link = f"{public_url}/invitation?token=EXAMPLE-TOKEN-NOT-VALID"
+        valid_until = "31 December 2026"  # a date as the sender formats it (mail/emails.py)
+        return {
+            **common,
+            "name": SAMPLE_USER.first_name,
+            "link": invite_link,
+            "valid_until": valid_until,
+        }
     if kind == "account-exists":
         return {**common, "name": SAMPLE_USER.own_name, "reset_link": link}
     if kind == "no-account":
@@ -37,4 +46,10 @@ def sample_context(kind: str, *, public_url: str, site_name: str) -> dict[str, A
             "signup_url": f"{public_url}/signup",
         }
     # A site's own extra kind: give it everything we have.
-    return {**common, "user": SAMPLE_USER, "name": SAMPLE_USER.display_name, "link": link}
+    return {
+        **common,
+        "user": SAMPLE_USER,
+        "name": SAMPLE_USER.display_name,
+        "link": link,
+        "valid_until": "31 December 2026",
+    }

@@ -17,7 +17,7 @@ from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.samples import sample_context
 from keycloak_pwreset.settings import Settings
 
-KINDS = ("reset", "password-changed", "signup", "account-exists", "no-account")
+KINDS = ("reset", "password-changed", "signup", "account-exists", "no-account", "invite")
 
 
 def catalog_ids(path: Path) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The admin API at /admin/api/v1: the open requests and the outbox, for automation.
+"""The admin API at /admin/api/v1: open requests, the outbox, invitations, for automation.
 
 Behind a bearer access token of the realm with the console role (web/admin_auth.py);
 absent (404) until the console is configured (KCPR_CONSOLE__CLIENT_SECRET). Every
@@ -16,14 +16,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from keycloak_pwreset.accounts import KeycloakUser
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
+from keycloak_pwreset.flows.invite import DEFAULT_VALID_DAYS, Invitation, Refusal
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
+from keycloak_pwreset.store.invitations import Invitations
 from keycloak_pwreset.store.open_requests import OpenRequests
 from keycloak_pwreset.store.outbox_view import OutboxView
 from keycloak_pwreset.web.admin_auth import Administrator, AdminTokens, NotAllowed, NotAuthenticated
@@ -171,6 +173,68 @@ def add_account_routes(router: APIRouter, services: Services, admin: Any) -> Non
         return Queued(account_id=user.id)
 
 
+class InvitationIn(BaseModel):
+    email: str = Field(max_length=320)
+    first_name: str = Field("", max_length=255)
+    last_name: str = Field("", max_length=255)
+    groups: list[Annotated[str, Field(max_length=255)]] | None = Field(None, max_length=50)
+    locale: str = Field("", max_length=35)
+    valid_days: int = DEFAULT_VALID_DAYS
+
+
+class InvitationOut(BaseModel):
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    groups: list[str]
+    locale: str
+    invited_by: str
+    state: Literal["pending", "accepted", "expired", "revoked"]
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationQueued(BaseModel):
+    email: str
+    queued: bool = True
+
+
+def invite(services: Services, invitation: Invitation, by: Administrator) -> None:
+    """Queue the invitation, or the HTTP answer that says why not (503 if Keycloak is down)."""
+    try:
+        refusal = services.invite.invite(invitation, by=by.id)
+    except (KeycloakUnavailable, KeycloakRejected) as exc:
+        raise HTTPException(503, "Keycloak could not be asked about the invitation") from exc
+    if refusal is Refusal.ACCOUNT_EXISTS:
+        raise HTTPException(409, refusal.value)
+    if refusal is not None:
+        raise HTTPException(400, refusal.value)
+
+
+def add_invitation_routes(
+    router: APIRouter, services: Services, view: Invitations, admin: Any
+) -> None:
+    @router.post("/invitations", status_code=202, summary="Email a person an invitation")
+    async def post_invitation(body: InvitationIn, by: admin) -> InvitationQueued:
+        """400 ``invalid_email``, ``invalid_name``, ``unknown_group`` or ``invalid_validity``
+        (1 to 30 days); 409 ``account_exists``. ``groups`` absent: KCPR_SIGNUP_DEFAULT_GROUPS."""
+        groups = None if body.groups is None else tuple(body.groups)
+        invitation = Invitation(
+            body.email, body.first_name, body.last_name, groups, body.locale, body.valid_days
+        )
+        await asyncio.to_thread(invite, services, invitation, by)
+        return InvitationQueued(email=body.email.strip().lower())
+
+    @router.get("/invitations", summary="The invitations sent, newest first")
+    async def list_invitations(
+        _by: admin,
+        state: Literal["pending", "accepted", "expired", "revoked"] | None = None,
+    ) -> list[InvitationOut]:
+        rows = await asyncio.to_thread(view.sent, state=state)
+        return [InvitationOut(**{**asdict(row), "groups": list(row.groups)}) for row in rows]
+
+
 def build_router(services: Services) -> APIRouter | None:
     if not services.settings.console.enabled:
         return None
@@ -182,4 +246,5 @@ def build_router(services: Services) -> APIRouter | None:
     # Whichever worker this process wakes when the routes run (serve's may be elsewhere).
     add_outbox_routes(router, OutboxView(services.db, clock), admin, lambda: services.waker.wake())
     add_account_routes(router, services, admin)
+    add_invitation_routes(router, services, Invitations(services.db, clock), admin)
     return router

@@ -39,7 +39,7 @@ from keycloak_pwreset.web.limit_counts import ClientLimiter
 from keycloak_pwreset.web.limits import RateLimits
 from keycloak_pwreset.web.link_cookies import LinkCookies
 from keycloak_pwreset.web.pages_render import PageRenderer
-from keycloak_pwreset.web.paths import API_PREFIX
+from keycloak_pwreset.web.paths import API_PREFIX, INVITE_LINK
 from keycloak_pwreset.web.request_counts import CountRequests, RouteTemplates
 from keycloak_pwreset.web.return_to import ReturnTo
 from keycloak_pwreset.web.same_origin import SameOrigin, refuse_cross_site
@@ -173,6 +173,11 @@ def include_routes(routes: Routes, services: Services, forms: Forms, cookies: Co
         routes.include(
             signup_api.build_router(services.signup, api), prefix=API_PREFIX, dependencies=guard
         )
+    # Invitations come from an administrator: their page is there with sign-up off too.
+    invitations = signup_pages.SignupPages(
+        services.invite, pages, login_url, settings.keycloak_url, link=INVITE_LINK
+    )
+    routes.include(signup_pages.build_invitation_router(invitations))
     routes.mount("/static", StaticFiles(directory=themes_dir() / "static"))
 
 

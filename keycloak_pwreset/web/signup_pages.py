@@ -1,4 +1,8 @@
-"""HTML pages of the sign-up flow: /signup and /signup/complete."""
+"""HTML pages of the sign-up flow (/signup and /signup/complete) and of invitations (/invitation).
+
+An invitation's link page is a sign-up's completion under another path: the
+same form, the same account creation (flows/invite.py).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ from keycloak_pwreset.flows.signup import SignupFlow, SignupRequest
 from keycloak_pwreset.gateway import SignupRules
 from keycloak_pwreset.i18n import N_
 from keycloak_pwreset.results import Result
+from keycloak_pwreset.store.link_tokens import TokenInfo
 from keycloak_pwreset.web.form_steps import Context, FormSteps, RequestPage, Submitted
+from keycloak_pwreset.web.link_cookies import LinkPage
 from keycloak_pwreset.web.paths import FORGOT_PATH, SIGNUP_LINK, SIGNUP_PATH
 
 SIGNUP = RequestPage("signup.html", "signup_sent.html", SIGNUP_LINK)
@@ -37,9 +43,15 @@ def request_from_form(form: dict[str, str], rules: SignupRules, locale: str) -> 
 
 class SignupPages:
     def __init__(
-        self, flow: SignupFlow, steps: FormSteps, login_url: str, keycloak_url: str
+        self,
+        flow: SignupFlow,
+        steps: FormSteps,
+        login_url: str,
+        keycloak_url: str,
+        link: LinkPage = SIGNUP_LINK,
     ) -> None:
         self.flow = flow
+        self.link = link
         self.steps = steps
         self.forms = steps.forms
         self.login_url = login_url
@@ -76,24 +88,26 @@ class SignupPages:
         return await self.steps.request_link(request, SIGNUP, ask, shown_again)
 
     async def complete_form(self, request: Request, token: str | None = None) -> Response:
-        def context(pending: object) -> Context:
-            return {"pending": pending, "ask_username": False}
+        def context(pending: TokenInfo) -> Context:
+            ask = self.flow.username_field_first(pending)
+            return {"pending": pending, "ask_username": ask, "form_path": self.link.path}
 
-        return await self.steps.link_form(request, SIGNUP_LINK, token, self.flow.check, context)
+        return await self.steps.link_form(request, self.link, token, self.flow.check, context)
 
     async def complete_submit(self, request: Request) -> Response:
-        pending = await self.steps.pending(request, SIGNUP_LINK, self.flow.check)
+        pending = await self.steps.pending(request, self.link, self.flow.check)
         if pending is None:
-            return self.forms.expired(request, SIGNUP_LINK.restart)
+            return self.forms.expired(request, self.link.restart)
 
         def act(token: str, fields: dict[str, str]) -> Redeemed:
             password, again = fields.get("password", ""), fields.get("password_confirmation", "")
             return self.flow.complete(token, password, again, fields.get("username"))
 
         def shown_again(result: Result | None) -> Context:
-            return {"pending": pending, "ask_username": result in ASK_USERNAME}
+            ask = result in ASK_USERNAME or self.flow.username_field_first(pending)
+            return {"pending": pending, "ask_username": ask, "form_path": self.link.path}
 
-        return await self.steps.redeem_link(request, SIGNUP_LINK, act, self.created, shown_again)
+        return await self.steps.redeem_link(request, self.link, act, self.created, shown_again)
 
     def created(self, request: Request, redeemed: Redeemed) -> Response | None:
         if redeemed.result is Result.ACCOUNT_EXISTS:  # the link is spent: go reset instead
@@ -110,6 +124,14 @@ class SignupPages:
         return self.forms.notice(
             request, 201, N_("Welcome"), Result.SUCCESS, message=welcome, link=None
         )
+
+
+def build_invitation_router(pages: SignupPages) -> APIRouter:
+    """The invitation's link page: there whether or not sign-up is switched on."""
+    router = APIRouter(include_in_schema=False)
+    router.add_api_route(pages.link.path, pages.complete_form, methods=["GET"])
+    router.add_api_route(pages.link.path, pages.complete_submit, methods=["POST"])
+    return router
 
 
 def build_router(pages: SignupPages) -> APIRouter:

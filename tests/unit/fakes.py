@@ -81,6 +81,8 @@ class FakeKeycloak:
     created: list[NewAccount] = field(default_factory=list)
     # Accounts holding a protected role (KCPR_PROTECTED_ROLES), by id.
     protected: set[str] = field(default_factory=set)
+    # The realm's group paths (invitations may name only these).
+    groups: list[str] = field(default_factory=lambda: ["/customers", "/staff", "/staff/support"])
     # Every call the flows made, by method name: bounds on Keycloak round trips.
     calls: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -133,6 +135,10 @@ class FakeKeycloak:
         self._check_up()
         self.calls.append("signing_keys")
         return ISSUER, KeySet([realm_key()]).as_dict(private=False)
+
+    def group_paths(self) -> list[str]:
+        self._check_up()
+        return list(self.groups)
 
     def set_password(self, user_id: str, password: str) -> Result:
         self._check_up()

@@ -261,3 +261,57 @@ def test_no_reset_link_for_an_unknown_disabled_or_protected_account(
     assert (
         client.post("/admin/api/v1/accounts/id-alice/reset-link", headers=auth).status_code == 503
     )
+
+
+def test_invite_through_the_api_and_list_the_invitations(
+    admin: tuple[TestClient, Services],
+    transport: MemoryTransport,
+    keycloak: FakeKeycloak,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "keycloak_pwreset.audit")
+    auth = admin_headers()
+    client, services = admin
+    body = {"email": "Ines@Example.org", "first_name": "Ines", "groups": ["/staff"]}
+    sent = client.post("/admin/api/v1/invitations", json=body, headers=auth)
+    assert sent.status_code == 202 and sent.json() == {"email": "ines@example.org", "queued": True}
+    services.worker.run_once()
+    assert transport.sent[-1].to == "ines@example.org"
+    assert "/invitation?token=" in transport.sent[-1].message.get_body(("plain",)).get_content()
+    [listed] = client.get("/admin/api/v1/invitations", headers=auth).json()
+    assert listed["state"] == "pending" and listed["groups"] == ["/staff"]
+    assert listed["invited_by"] == "id-admin" and "token" not in str(listed).lower()
+    assert client.get("/admin/api/v1/invitations?state=accepted", headers=auth).json() == []
+    assert any(r.message.startswith("invitation_requested by=id-admin") for r in caplog.records)
+
+
+def test_invitation_refusals_and_who_may_invite(
+    admin: tuple[TestClient, Services], keycloak: FakeKeycloak
+) -> None:
+    auth = admin_headers()
+    client, _ = admin
+    post = client.post
+    answers = {
+        "invalid_email": post("/admin/api/v1/invitations", json={"email": "x"}, headers=auth),
+        "unknown_group": post(
+            "/admin/api/v1/invitations",
+            json={"email": "a@example.org", "groups": ["/nope"]},
+            headers=auth,
+        ),
+        "invalid_validity": post(
+            "/admin/api/v1/invitations",
+            json={"email": "a@example.org", "valid_days": 90},
+            headers=auth,
+        ),
+    }
+    for code, answer in answers.items():
+        assert answer.status_code == 400 and answer.json()["detail"] == code
+    exists = post("/admin/api/v1/invitations", json={"email": "alice@example.org"}, headers=auth)
+    assert exists.status_code == 409
+    no_role = bearer(access_token(["someone-else"]))
+    refused = post("/admin/api/v1/invitations", json={"email": "a@example.org"}, headers=no_role)
+    assert refused.status_code == 403
+    assert post("/admin/api/v1/invitations", json={"email": "a@example.org"}).status_code == 401
+    keycloak.down = True
+    down = post("/admin/api/v1/invitations", json={"email": "b@example.org"}, headers=auth)
+    assert down.status_code == 503

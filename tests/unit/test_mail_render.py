@@ -50,6 +50,13 @@ def context_for(kind: str, user: KeycloakUser, site_name: str = "Example") -> di
             "signup_url": "https://help.example.org/signup",
             "site_name": site_name,
         }
+    if kind == "invite":
+        return {
+            "name": user.display_name,
+            "link": LINK,
+            "valid_until": "9 December 2026",
+            "site_name": site_name,
+        }
     raise AssertionError(f"no test context for email kind {kind!r}: add one here")
 
 

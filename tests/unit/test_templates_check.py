@@ -185,7 +185,7 @@ def test_run_check_templates_ok(
 ) -> None:
     env.setenv("KCPR_LOCALES", '["en","de"]')
     assert run_check_templates() == 0
-    assert capsys.readouterr().out.splitlines() == ["ok: 5 email kinds render in 2 languages"]
+    assert capsys.readouterr().out.splitlines() == ["ok: 6 email kinds render in 2 languages"]
 
 
 def test_run_check_templates_names_the_broken_template(
