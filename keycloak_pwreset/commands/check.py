@@ -132,13 +132,17 @@ def forwarding_warnings(db: Database) -> list[str]:
     ]
 
 
-def run_check() -> int:
-    settings = load_settings()  # raises ConfigError: reported by the CLI as one block
+def check_report(settings: Settings) -> list[tuple[str, str]]:
+    """Every check's outcome as (``ok``, ``warning`` or ``problem``, its line), in order.
+
+    For `check` on the host and the console's settings page alike.
+    """
+    report: list[tuple[str, str]] = []
     problems: list[str] = []
     warnings: list[str] = []
     try:
         db = open_database(settings.database_url)
-        print(f"ok: database {settings.database_url.split('://')[0]}")
+        report.append(("ok", f"database {settings.database_url.split('://')[0]}"))
         try:
             warnings += forwarding_warnings(db)
         finally:
@@ -159,9 +163,14 @@ def run_check() -> int:
         found = check(settings)
         problems.extend(found)
         if not found:
-            print(f"ok: {name}")
-    for line in warnings + alignment_warnings(settings):
-        print(f"warning: {line}")
-    for line in problems:
-        print(f"problem: {line}")
-    return 1 if problems else 0
+            report.append(("ok", name))
+    report += [("warning", line) for line in warnings + alignment_warnings(settings)]
+    return report + [("problem", line) for line in problems]
+
+
+def run_check() -> int:
+    settings = load_settings()  # raises ConfigError: reported by the CLI as one block
+    report = check_report(settings)
+    for status, line in report:
+        print(f"{status}: {line}")
+    return 1 if any(status == "problem" for status, _ in report) else 0

@@ -19,11 +19,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from keycloak_pwreset.accounts import KeycloakUser
+from keycloak_pwreset import desk
 from keycloak_pwreset.audit import audit
 from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows.invite import DEFAULT_VALID_DAYS, Invitation, Refusal
-from keycloak_pwreset.results import Result
 from keycloak_pwreset.services import Services
 from keycloak_pwreset.store.invitations import Invitations
 from keycloak_pwreset.store.open_requests import OpenRequests
@@ -128,15 +127,6 @@ def add_outbox_routes(
 ACCOUNT_ID = r"^[A-Za-z0-9][A-Za-z0-9:_.-]{0,63}$"
 
 
-def account_state(services: Services, account_id: str) -> tuple[KeycloakUser | None, bool]:
-    """The account and whether it is protected; 503 if Keycloak cannot say."""
-    try:
-        user = services.gateway.get_user(account_id)
-        return user, user is not None and services.gateway.is_protected(user.id)
-    except (KeycloakUnavailable, KeycloakRejected) as exc:
-        raise HTTPException(503, "Keycloak could not be asked about the account") from exc
-
-
 class Queued(BaseModel):
     account_id: str
     queued: bool = True
@@ -153,24 +143,18 @@ def add_account_routes(router: APIRouter, services: Services, admin: Any) -> Non
     ) -> Queued:
         """The support desk's answer to "I've lost access", without seeing or setting a password.
 
-        The link goes out like a self-service one (the worker, the account's language, its
-        hourly email budget, counted apart from self-service requests); a disabled account
-        (404, as the gateway sees none) or one self-service never resets (409) is refused
-        here, where the administrator sees why.
+        404 for an unknown or disabled account, 409 for one self-service never resets
+        (desk.py); 503 if Keycloak cannot be asked.
         """
-        user, protected = await asyncio.to_thread(account_state, services, account_id)
-        if user is None:
-            raise HTTPException(404, "no such account, or it is disabled")
-        if protected:
-            raise HTTPException(409, "self-service never resets this account (a protected role)")
-        result = await asyncio.to_thread(
-            services.reset.request, user.username, user.locale, client=f"console:{by.id}"
-        )
-        if result is not Result.SUCCESS:
-            raise HTTPException(409, f"not queued ({result.value})")
-        audit("reset_link_requested", by=by.id, account_id=user.id)
-        services.waker.wake()
-        return Queued(account_id=user.id)
+        try:
+            refusal = await asyncio.to_thread(desk.send_reset_link, services, account_id, by=by.id)
+        except (KeycloakUnavailable, KeycloakRejected) as exc:
+            raise HTTPException(503, "Keycloak could not be asked about the account") from exc
+        if refusal is not None:
+            raise HTTPException(
+                404 if refusal is desk.NoResetLink.NO_ACCOUNT else 409, refusal.value
+            )
+        return Queued(account_id=account_id)
 
 
 class InvitationIn(BaseModel):

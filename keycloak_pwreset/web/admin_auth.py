@@ -78,8 +78,12 @@ class AdminTokens:
             issuer, keys = self._current(refresh=True)
             return issuer, jwt.decode(token, keys, algorithms=ALGORITHMS).claims
 
-    def verify(self, authorization: str) -> Administrator:
-        """The administrator a request's ``Authorization`` header proves; raises otherwise."""
+    def verify(self, authorization: str, *, client: str | None = None) -> Administrator:
+        """The administrator a request's ``Authorization`` header proves; raises otherwise.
+
+        ``client``: the token must have been issued to it (the console's own sign-in),
+        instead of to one of KCPR_CONSOLE__API_CLIENTS.
+        """
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("a bearer access token of the realm is required")
@@ -97,7 +101,7 @@ class AdminTokens:
         roles = (claims.get("realm_access") or {}).get("roles") or []
         if self._settings.role not in roles:
             raise NotAllowed(f"the token lacks the realm role {self._settings.role!r}")
-        allowed = self._settings.api_clients
+        allowed = [client] if client else self._settings.api_clients
         if allowed and claims.get("azp") not in allowed:
             raise NotAllowed("the token was issued to a client the API does not accept")
         return Administrator(str(claims["sub"]), str(claims.get("preferred_username", "")))

@@ -18,6 +18,7 @@ from keycloak_pwreset.services import Services, template_dirs
 from keycloak_pwreset.store.forwarding import ForwardingPeers
 from keycloak_pwreset.web import (
     admin_api,
+    console_pages,
     health,
     metrics_route,
     reset_api,
@@ -159,6 +160,7 @@ def include_routes(routes: Routes, services: Services, forms: Forms, cookies: Co
     admin = admin_api.build_router(services)
     if admin is not None:  # the console is configured (KCPR_CONSOLE__CLIENT_SECRET)
         routes.include(admin)
+        routes.include(console_pages.build_router(services, cookies))
     routes.include(reset_pages.build_router(services.reset, pages, login_url))
     routes.include(
         reset_api.build_router(services.reset, api), prefix=API_PREFIX, dependencies=guard

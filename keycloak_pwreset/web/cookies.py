@@ -1,15 +1,18 @@
 """The service's cookies: their names, scope and flags in one place.
 
-Every cookie is HttpOnly and SameSite=Lax. Over https each is also a ``__Host-``
-cookie: the browser then accepts it only with Secure, ``Path=/`` and no Domain,
-so neither a sibling subdomain nor a plain-http page on the same host can set or
-overwrite it ("cookie tossing"). Without that, such a page could plant a CSRF
-value it knows, a link token of its own choosing or a way back of its own.
-Over plain http (a local demo) the prefix cannot be used: names and paths stay
-as they are, the link cookies scoped to their own page.
+Every cookie is HttpOnly and SameSite=Lax (the console's session: Strict). Over
+https each is also a ``__Host-`` cookie: the browser then accepts it only with
+Secure, ``Path=/`` and no Domain, so neither a sibling subdomain nor a
+plain-http page on the same host can set or overwrite it ("cookie tossing").
+Without that, such a page could plant a CSRF value it knows, a link token of its
+own choosing or a way back of its own. Over plain http (a local demo) the prefix
+cannot be used: names and paths stay as they are, the link cookies scoped to
+their own page.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,12 +49,13 @@ class Cookies:
         *,
         path: str = "",
         max_age: int | None = None,
+        samesite: Literal["lax", "strict"] = "lax",
     ) -> None:
         response.set_cookie(
             self.name(name),
             value,
             httponly=True,
-            samesite="lax",
+            samesite=samesite,
             secure=self.secure,
             path=self.path(path),
             max_age=max_age,
