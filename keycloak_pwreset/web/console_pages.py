@@ -228,7 +228,11 @@ def build_console(services: Services, cookies: Cookies) -> Console:
     settings = services.settings
     sessions = ConsoleSessions(settings.secret_key.get_secret_value(), cookies)
     views = ConsoleViews(
-        template_dirs(settings, "console"), sessions, settings.public_url, settings.realm
+        template_dirs(settings, "console"),
+        sessions,
+        settings.public_url,
+        settings.realm,
+        settings.keycloak_url,
     )
     tokens = AdminTokens(services.gateway.signing_keys, settings.console)
     return Console(services, views, ConsoleSignIn(settings, tokens, sessions))

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from keycloak_pwreset.web.console_session import ConsoleSessions, ConsoleUser
+from keycloak_pwreset.web.security import content_security_policy
 
 SECTIONS = [
     ("/admin", "Open requests"),
@@ -54,9 +55,17 @@ Action = Callable[[ConsoleUser, Form], Outcome]
 
 class ConsoleViews:
     def __init__(
-        self, template_dirs: list[Path], sessions: ConsoleSessions, public_url: str, site: str
+        self,
+        template_dirs: list[Path],
+        sessions: ConsoleSessions,
+        public_url: str,
+        site: str,
+        keycloak_url: str,
     ) -> None:
         self.sessions = sessions
+        # The pages' policy, and frames of our own: the email previews' HTML (console_tools.py).
+        # Sign-out's form redirects to Keycloak's end-session endpoint.
+        self.csp = content_security_policy([keycloak_url]) + "; frame-src 'self'"
         self.base = urlsplit(public_url).path.rstrip("/")
         self._env = Environment(
             loader=FileSystemLoader([str(d) for d in template_dirs]),
@@ -71,7 +80,7 @@ class ConsoleViews:
         csrf = self.sessions.form_token(user) if user else ""
         values = {"user": user, "csrf_token": csrf, "current": "", "done": "", "problem": ""}
         html = self._env.get_template(template).render({**values, **context})
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": self.csp})
 
     def message(self, status: int, heading: str, text: str, **context: Any) -> HTMLResponse:
         values = {"link": "", "link_text": "", "refresh": "", **context}
@@ -86,8 +95,8 @@ class ConsoleViews:
     ) -> Response:
         """A signed-in page: its context built off the event loop (the store, Keycloak)."""
         user = self.sessions.user(request)
-        if user is None:
-            return self.render("signed_out.html", 401)
+        if user is None:  # the console's front door, not an error
+            return self.render("signed_out.html")
         context = await asyncio.to_thread(build) if build else {}
         notes = request.query_params
         return self.render(
