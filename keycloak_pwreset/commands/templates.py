@@ -27,7 +27,9 @@ def run_preview(kind: str, locale: str, out: Path) -> int:
     renderer = renderer_for(settings)
     if kind not in renderer.kinds():
         raise ConfigError(f"--kind {kind!r}: no such email kind (have {renderer.kinds()})")
-    context = sample_context(kind, public_url=settings.public_url, site_name=settings.realm)
+    context = sample_context(
+        kind, public_url=settings.public_url, site_name=settings.realm, locale=locale
+    )
     rendered = renderer.render(kind, context, check_locale(settings, locale))
     out.mkdir(parents=True, exist_ok=True)
     html, text = out / f"{kind}.{locale}.html", out / f"{kind}.{locale}.txt"
@@ -54,7 +56,9 @@ def run_send_test(to: str, kind: str, locale: str) -> int:
     services = build_services(settings)
     locale = check_locale(settings, locale)
     route = services.mailer.routing.route(kind, locale)
-    context = sample_context(kind, public_url=settings.public_url, site_name=settings.realm)
+    context = sample_context(
+        kind, public_url=settings.public_url, site_name=settings.realm, locale=locale
+    )
     services.mailer.send(
         kind=kind, to=to, to_name=SAMPLE_USER.display_name, context=context, locale=locale
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+
+from babel.dates import format_date
 
 from keycloak_pwreset.gateway import KeycloakUser
 
+SAMPLE_DAY = date(2026, 12, 31)
 SAMPLE_USER = KeycloakUser(
     id="00000000-0000-0000-0000-000000000000",
     username="jdoe",
@@ -16,7 +20,14 @@ SAMPLE_USER = KeycloakUser(
 )
 
 
-def sample_context(kind: str, *, public_url: str, site_name: str) -> dict[str, Any]:
+def sample_date(locale: str) -> str:
+    """An invitation's last day as its sender writes it (mail/emails.py), in ``locale``."""
+    return format_date(SAMPLE_DAY, "long", locale=(locale or "en").replace("-", "_"))
+
+
+def sample_context(
+    kind: str, *, public_url: str, site_name: str, locale: str = ""
+) -> dict[str, Any]:
     """What the flows pass to ``kind``'s templates, with harmless example values."""
     link = f"{public_url}/reset-password?token=EXAMPLE-TOKEN-NOT-VALID"
     common: dict[str, Any] = {"site_name": site_name, "ttl_minutes": 60}
@@ -29,7 +40,7 @@ def sample_context(kind: str, *, public_url: str, site_name: str) -> dict[str, A
         return {**common, "link": signup_link}
     if kind == "invite":
         invite_link = f"{public_url}/invitation?token=EXAMPLE-TOKEN-NOT-VALID"
-        valid_until = "31 December 2026"  # a date as the sender formats it (mail/emails.py)
+        valid_until = sample_date(locale)
         return {
             **common,
             "name": SAMPLE_USER.first_name,
@@ -51,5 +62,5 @@ def sample_context(kind: str, *, public_url: str, site_name: str) -> dict[str, A
         "user": SAMPLE_USER,
         "name": SAMPLE_USER.display_name,
         "link": link,
-        "valid_until": "31 December 2026",
+        "valid_until": sample_date(locale),
     }

@@ -49,7 +49,9 @@ def template_problems(settings: Settings, renderer: EmailRenderer) -> list[str]:
                 f"language {locale}: {len(missing)} untranslated messages, e.g. {missing[0]!r}"
             )
         for kind in kinds:
-            context = sample_context(kind, public_url=settings.public_url, site_name=settings.realm)
+            context = sample_context(
+                kind, public_url=settings.public_url, site_name=settings.realm, locale=locale
+            )
             try:
                 renderer.render(kind, context, locale)
             except (TemplateError, KeyError, ValueError, TypeError) as exc:

@@ -65,6 +65,13 @@ class Invitations:
             found = [self._one(row, now) for row in rows]
         return [i for i in found if state is None or i.state == state]
 
+    def one(self, invitation_id: int) -> SentInvitation | None:
+        with self._db.session() as session:
+            row = session.get(LinkToken, invitation_id)
+            if row is None or row.purpose != PURPOSE:
+                return None
+            return self._one(row, self._clock())
+
     @staticmethod
     def _one(row: LinkToken, now: datetime) -> SentInvitation:
         data = dict(row.data or {})

@@ -187,16 +187,35 @@ class Console:
                 locale=text(form, "locale"),
                 valid_days=int(days) if days.isdigit() else 0,
             )
-            try:
-                refusal = self.services.invite.invite(invitation, by=user.id)
-            except (KeycloakUnavailable, KeycloakRejected):
-                return Outcome(KEYCLOAK_DOWN, "/admin/invitations", ok=False)
-            if refusal is not None:
-                return Outcome(INVITE_REFUSALS[refusal.value], "/admin/invitations", ok=False)
-            note = f"Invitation for {invitation.email.strip()} queued: it leaves in a moment."
-            return Outcome(note, "/admin/invitations")
+            return self._invited(invitation, user)
 
         return await self.views.act(request, act)
+
+    async def invite_again(self, request: Request) -> Response:
+        """A new invitation like an earlier one (which it supersedes if still pending)."""
+        item = int(request.path_params["item"])
+        view = Invitations(self.services.db, self.services.tokens.clock)
+
+        def act(user: ConsoleUser, _form: Form) -> Outcome:
+            sent = view.one(item)
+            if sent is None or sent.state == "accepted":
+                return Outcome("That invitation cannot be sent again.", "/admin/invitations", False)
+            again = Invitation(
+                sent.email, sent.first_name, sent.last_name, sent.groups, sent.locale
+            )
+            return self._invited(again, user)
+
+        return await self.views.act(request, act)
+
+    def _invited(self, invitation: Invitation, user: ConsoleUser) -> Outcome:
+        try:
+            refusal = self.services.invite.invite(invitation, by=user.id)
+        except (KeycloakUnavailable, KeycloakRejected):
+            return Outcome(KEYCLOAK_DOWN, "/admin/invitations", ok=False)
+        if refusal is not None:
+            return Outcome(INVITE_REFUSALS[refusal.value], "/admin/invitations", ok=False)
+        note = f"Invitation for {invitation.email.strip()} queued: it leaves in a moment."
+        return Outcome(note, "/admin/invitations")
 
     async def accounts(self, request: Request) -> Response:
         query = request.query_params.get("q", "").strip()[:320]
@@ -259,6 +278,7 @@ def build_router(services: Services, cookies: Cookies) -> APIRouter:
     post("/admin/outbox/{item:int}/discard", discard, methods=["POST"])
     get("/admin/invitations", console.invitations, methods=["GET"])
     post("/admin/invitations", console.invite, methods=["POST"])
+    post("/admin/invitations/{item:int}/again", console.invite_again, methods=["POST"])
     get("/admin/accounts", console.accounts, methods=["GET"])
     post("/admin/accounts/reset-link", console.reset_link, methods=["POST"])
     console_tools.add_routes(router, console.views, services)

@@ -80,9 +80,11 @@ class Tools:
         locale = request.query_params.get("locale", "")
         return (kind if kind in kinds else kinds[0], locale if locale in tags else tags[0])
 
-    def sample(self, kind: str) -> dict[str, Any]:
+    def sample(self, kind: str, locale: str) -> dict[str, Any]:
         settings = self.services.settings
-        return sample_context(kind, public_url=settings.public_url, site_name=settings.realm)
+        return sample_context(
+            kind, public_url=settings.public_url, site_name=settings.realm, locale=locale
+        )
 
     async def emails(self, request: Request) -> Response:
         kind, locale = self.chosen(request)
@@ -90,7 +92,7 @@ class Tools:
 
         def build() -> dict[str, Any]:
             context = {"kinds": self.kinds(), "languages": self.languages.names()}
-            rendered = mailer.renderer.render(kind, self.sample(kind), locale)
+            rendered = mailer.renderer.render(kind, self.sample(kind, locale), locale)
             route = mailer.routing.route(kind, locale)
             return {**context, "kind": kind, "locale": locale, "rendered": rendered, "route": route}
 
@@ -100,7 +102,7 @@ class Tools:
         if self.views.sessions.user(request) is None:
             return self.views.render("signed_out.html", 401)
         kind, locale = self.chosen(request)
-        rendered = self.services.mailer.renderer.render(kind, self.sample(kind), locale)
+        rendered = self.services.mailer.renderer.render(kind, self.sample(kind, locale), locale)
         headers = {"Content-Security-Policy": PREVIEW_CSP, "X-Frame-Options": "SAMEORIGIN"}
         return HTMLResponse(rendered.html, headers=headers)
 
@@ -117,7 +119,7 @@ class Tools:
                     kind=kind,
                     to=to,
                     to_name=SAMPLE_USER.display_name,
-                    context=self.sample(kind),
+                    context=self.sample(kind, locale),
                     locale=locale,
                 )
             except (PwresetError, OSError) as exc:

@@ -202,3 +202,45 @@ def test_settings_mask_every_secret(console: tuple[TestClient, Services]) -> Non
     for secret in ("s3cret", "console-secret", "k" * 40):
         assert secret not in page
     assert "(set, hidden)" in page
+
+
+def test_a_callback_without_its_sign_in_state_is_refused(
+    console: tuple[TestClient, Services],
+) -> None:
+    client, _ = console
+    # No login cookie (a forged or replayed way back): Authlib's state check refuses it
+    # before any code is exchanged, and no session is made.
+    answer = client.get("/admin/callback?code=stolen&state=guessed")
+    assert answer.status_code == 400 and "Sign in again" in answer.text
+    assert "set-cookie" not in answer.headers or "kcpr_console=" not in answer.headers["set-cookie"]
+
+
+def test_sign_out_needs_the_form_token(console: tuple[TestClient, Services]) -> None:
+    client = signed_in(*console)
+    forged = client.post("/admin/logout", data={"csrf_token": "0" * 64}, follow_redirects=False)
+    assert forged.status_code == 303 and forged.headers["location"] == "/admin"
+    assert "Sign out" in client.get("/admin").text  # still signed in
+
+
+def test_an_expired_invitation_is_sent_again(
+    console: tuple[TestClient, Services], transport: MemoryTransport, clock: FakeClock
+) -> None:
+    client, services = signed_in(*console), console[1]
+    page = client.get("/admin/invitations")
+    form = {"email": "late@example.org", "valid_days": "1", "csrf_token": csrf_of(page.text)}
+    client.post("/admin/invitations", data=form)
+    services.worker.run_once()
+    clock.advance(days=2)
+    page = client.get("/admin/invitations")
+    assert "expired" in page.text
+    item = re.search(r'data-invitation="(\d+)"', page.text).group(1)  # type: ignore[union-attr]
+    again = client.post(
+        f"/admin/invitations/{item}/again",
+        data={"csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert "done=" in again.headers["location"]
+    services.worker.run_once()
+    assert [m.to for m in transport.sent] == ["late@example.org", "late@example.org"]
+    states = re.findall(r"<td>(pending|expired)</td>", client.get("/admin/invitations").text)
+    assert states == ["pending", "expired"]
