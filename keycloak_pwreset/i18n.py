@@ -25,7 +25,20 @@ from markupsafe import Markup
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 SOURCE_LOCALE = "en"  # msgids are English: English needs no catalog
-SHIPPED_LOCALES = ("en", "de", "fr", "es", "nl", "it", "pt-BR", "pl", "ja", "zh-CN")
+SHIPPED_LOCALES = (
+    "en",
+    "de",
+    "fr",
+    "es",
+    "nl",
+    "it",
+    "pt-BR",
+    "pl",
+    "ja",
+    "zh-CN",
+    "zh-TW",
+    "ar",
+)
 # A language hint (Accept-Language, ui_locales, a cookie, a form field) is read only
 # this far: every tag costs a Babel parse, and GETs have no rate limit, so a 15 kB
 # header must cost what a normal one does. Browsers send a few tags in well under

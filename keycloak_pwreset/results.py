@@ -26,6 +26,9 @@ class Result(StrEnum):
     LINK_EXPIRED = "recovery_token_expired"
     PASSWORD_CONTAINS_IDENTITY = "password_contains_identity"
     PASSWORD_BLACKLISTED = "password_blacklisted"
+    # Refused before Keycloak was asked: common, guessable, personal or breached
+    # (password_screening.py; the API says which as "reason").
+    PASSWORD_TOO_COMMON = "password_too_common"
     # Input validation that does not depend on any account.
     VALUE_TOO_LONG = "value_too_long"
     INVALID_CHARACTERS = "invalid_characters"
@@ -54,11 +57,10 @@ MESSAGES: dict[Result, str] = {
     Result.INVALID_PASSWORD_COMPLEXITY: N_(
         "The password does not meet the complexity requirements."
     ),
-    Result.MUST_CONTAIN_NUMBERS_AND_CHARACTERS: N_(
-        "The password must contain both letters and numbers."
-    ),
+    # Neither names a rule the realm may not have: the pages list the realm's own.
+    Result.MUST_CONTAIN_NUMBERS_AND_CHARACTERS: N_("The password needs more digits."),
     Result.PASSWORD_MISSING_CHARACTER_VARIETY: N_(
-        "Use a mix of uppercase and lowercase letters, numbers and special characters."
+        "The password does not have the kinds of characters this site requires."
     ),
     Result.PASSWORD_NOT_DIFFERENT: N_("The new password must be different from the current one."),
     Result.VIOLATING_REUSE_RULES: N_("This password was used recently. Choose a different one."),
@@ -67,6 +69,7 @@ MESSAGES: dict[Result, str] = {
     ),
     Result.PASSWORD_CONTAINS_IDENTITY: N_("The password must not contain your username or email."),
     Result.PASSWORD_BLACKLISTED: N_("This password is too common. Choose a different one."),
+    Result.PASSWORD_TOO_COMMON: N_("This password is too easy to guess. Choose a different one."),
     Result.VALUE_TOO_LONG: N_("One of the values is too long."),
     Result.INVALID_CHARACTERS: N_("One of the values contains characters that are not allowed."),
     Result.SERVICE_UNAVAILABLE: N_(

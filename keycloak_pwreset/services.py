@@ -20,8 +20,10 @@ from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.routing import MailRouting
 from keycloak_pwreset.mail.transport import SmtpTransport, Transport
 from keycloak_pwreset.metrics import Metrics, OutboxGauges
+from keycloak_pwreset.password_screening import Screening, words_of
 from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.protected_roles import ProtectedRoles
+from keycloak_pwreset.pwned import PwnedRange
 from keycloak_pwreset.settings import Settings
 from keycloak_pwreset.store.db import Database, open_database
 from keycloak_pwreset.store.link_tokens import TokenStore
@@ -141,6 +143,7 @@ def build_flows(
             settings.limits.emails_per_account_per_client_per_hour
         ),
         "emails_per_account_per_hour": settings.limits.emails_per_account_per_hour,
+        "screening": build_screening(settings),
     }
     reset = ResetFlow(
         **common,
@@ -153,6 +156,15 @@ def build_flows(
         SignupFlow(**common, default_groups=groups),
         InviteFlow(**common, default_groups=groups),
     )
+
+
+def build_screening(settings: Settings) -> Screening | None:
+    """NIST screening of new passwords (KCPR_PASSWORDS__…), with the site's own words."""
+    passwords = settings.passwords
+    if not passwords.screening:
+        return None
+    breached = PwnedRange(passwords) if passwords.pwned_check else None
+    return Screening(passwords.min_score, words_of(settings.realm), breached)
 
 
 def build_worker(

@@ -28,7 +28,20 @@ DEFAULT_PASSWORD_POLICY = " and ".join(
         "passwordHistory(3)",
     )
 )
-SUPPORTED_LOCALES = ("en", "de", "fr", "es", "nl", "it", "pt-BR", "pl", "ja", "zh-CN")
+SUPPORTED_LOCALES = (
+    "en",
+    "de",
+    "fr",
+    "es",
+    "nl",
+    "it",
+    "pt-BR",
+    "pl",
+    "ja",
+    "zh-CN",
+    "zh-TW",
+    "ar",
+)
 _TIMEOUT = 30
 
 

@@ -75,11 +75,14 @@ class ResetFlow(LinkFlow):
         Three Keycloak calls: read the account, read its roles, set the
         password. Its sessions are logged out by the worker right after.
         """
-        if not token or self.check(token) is None:
+        link = self.check(token) if token else None
+        if link is None:
             return Result.LINK_EXPIRED
         problem = check_new_password(password, confirmation)
         if problem:
             return problem
+        if self.screened_out(link, password):  # NIST screening, before Keycloak is asked
+            return Result.PASSWORD_TOO_COMMON
         redeemed = self.redeem(token, PURPOSE, lambda link: self._set_password(link, password))
         if redeemed.result is Result.SUCCESS and redeemed.link is not None:
             self._after_change(redeemed.link)
@@ -155,6 +158,12 @@ class ResetFlow(LinkFlow):
                 send=partial(send_reset_email, user=user),
                 user_id=user.id,
                 email=user.email,
+                # For the new-password page: the rules and the screening know whose it is.
+                data={
+                    "username": user.username,
+                    "first_name": user.first_name,
+                    "last_name": user.last_name,
+                },
             )
 
     def _tell_no_account(self, job: ResetRequestJob) -> None:

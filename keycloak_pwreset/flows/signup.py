@@ -112,6 +112,8 @@ class SignupFlow(LinkFlow):
         problem = check_new_password(password, confirmation)
         if problem is None and username is not None:
             problem = check_username(username)
+        if problem is None and self.screened_out(pending, password):
+            problem = Result.PASSWORD_TOO_COMMON  # NIST screening, before Keycloak is asked
         if problem:
             return Redeemed(problem, pending)
         return self.redeem(token, self.purpose, lambda link: self._create(link, password, username))

@@ -27,6 +27,7 @@ from keycloak_pwreset.i18n import SHIPPED_LOCALES, canonical
 from keycloak_pwreset.settings.console import ConsoleSettings
 from keycloak_pwreset.settings.limits import CaptchaSettings, LimitSettings
 from keycloak_pwreset.settings.mail import MailSettings, SmtpSettings
+from keycloak_pwreset.settings.passwords import PasswordSettings
 from keycloak_pwreset.settings.values import CONFIG_FILE_VAR, ENV_PREFIX, http_url
 
 
@@ -95,6 +96,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     captcha: CaptchaSettings = Field(default_factory=CaptchaSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    passwords: PasswordSettings = Field(default_factory=PasswordSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     # Email an address with no account when someone asks to reset its password,
     # so its owner learns about it (and about signing up). Off: unknown addresses

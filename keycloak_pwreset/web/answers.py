@@ -31,8 +31,10 @@ def outcome_body(result: Result) -> dict[str, str]:
 class ResultAnswer(JSONResponse):
     """``{result, message}``, which also marks its result code for the metrics when sent."""
 
-    def __init__(self, result: Result, status_code: int) -> None:
-        super().__init__(outcome_body(result), status_code=status_code)
+    def __init__(
+        self, result: Result, status_code: int, details: dict[str, object] | None = None
+    ) -> None:
+        super().__init__({**outcome_body(result), **(details or {})}, status_code=status_code)
         self.result = result
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -40,6 +42,8 @@ class ResultAnswer(JSONResponse):
         await super().__call__(scope, receive, send)
 
 
-def outcome(result: Result, status_code: int | None = None) -> JSONResponse:
-    """The answer for ``result``; its status from STATUS unless given."""
-    return ResultAnswer(result, status_code or api_status(result))
+def outcome(
+    result: Result, status_code: int | None = None, details: dict[str, object] | None = None
+) -> JSONResponse:
+    """The answer for ``result``; its status from STATUS unless given; ``details`` beside."""
+    return ResultAnswer(result, status_code or api_status(result), details)

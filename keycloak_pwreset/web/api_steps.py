@@ -24,13 +24,26 @@ from keycloak_pwreset.web.after_answer import wake_worker_after
 from keycloak_pwreset.web.answers import api_status, outcome
 from keycloak_pwreset.web.bot_check import passes_captcha
 from keycloak_pwreset.web.client import determined_client
+from keycloak_pwreset.web.password_hints import PASSWORD_REFUSALS
 from keycloak_pwreset.web.request_counts import mark_result
 from keycloak_pwreset.web.store_calls import StoreCalls
+
+
+class BrokenRule(BaseModel):
+    rule: str = Field(description="Keycloak's policy type (length, digits, …), other or screening")
+    count: int = Field(description="The rule's number (a length, a count), 0 if it has none")
 
 
 class Outcome(BaseModel):
     result: str = Field(description="A result code, e.g. success or recovery_token_expired")
     message: str
+    broken_rules: list[BrokenRule] | None = Field(
+        default=None, description="After a refused password: every rule it breaks"
+    )
+    reason: str | None = Field(
+        default=None,
+        description="With password_too_common: common, personal, pattern, guessable or breached",
+    )
 
 
 def documented(status: int, description: str) -> dict[int | str, dict[str, object]]:
@@ -85,6 +98,16 @@ class ApiSteps:
         answer = Response(accepted_body(accepted), 202, media_type="application/json")
         return wake_worker_after(answer, self.worker)
 
-    async def complete(self, act: Callable[[], Result], *, success: int = 200) -> JSONResponse:
+    async def complete(
+        self,
+        act: Callable[[], Result],
+        *,
+        success: int = 200,
+        explain: Callable[[Result], dict[str, object]] | None = None,
+    ) -> JSONResponse:
+        """The completion's answer; ``explain`` adds the broken rules to a refused password's."""
         result = await asyncio.to_thread(act)
-        return outcome(result, api_status(result, success=success))
+        details = None
+        if explain is not None and result in PASSWORD_REFUSALS:
+            details = await asyncio.to_thread(explain, result)
+        return outcome(result, api_status(result, success=success), details)

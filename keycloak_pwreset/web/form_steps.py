@@ -148,19 +148,24 @@ class FormSteps:
         page: LinkPage,
         act: Callable[[str, dict[str, str]], Redeemed],
         answer: Callable[[Request, Redeemed], Response | None],
-        shown_again: Callable[[Result | None], Context] = no_context,
+        shown_again: Callable[[Result | None, str], Context] = lambda _r, _p: {},
     ) -> Response:
         """Redeem the link with the form; ``answer`` gives the page's own answer to a final
-        result (success, or a refusal that ends the link), None to show the form again."""
+        result (success, or a refusal that ends the link), None to show the form again.
+        ``shown_again`` gets the result and the password refused (to mark the rules it
+        breaks; never to show it)."""
         fields, valid = await self.forms.read(request)
         if not valid:
-            return self.forms.again(request, page.template, None, **shown_again(None))
+            extra = await asyncio.to_thread(shown_again, None, "")
+            return self.forms.again(request, page.template, None, **extra)
         redeemed = await asyncio.to_thread(act, self.links.token(request, page), fields)
         if redeemed.result is Result.LINK_EXPIRED:
             return self.forms.expired(request, page.restart)
         response = answer(request, redeemed)
         if response is None:
             result = redeemed.result
-            return self.forms.again(request, page.template, result, **shown_again(result))
+            # Off the event loop: marking the broken rules may ask Keycloak for its policy.
+            extra = await asyncio.to_thread(shown_again, result, fields.get("password", ""))
+            return self.forms.again(request, page.template, result, **extra)
         self.links.forget(response, page)
         return response

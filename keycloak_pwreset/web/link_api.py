@@ -68,6 +68,8 @@ class LinkApi(Generic[Asked, Redeeming]):
     created: int = 200  # the status of a successful redemption
     # ``ask`` only writes the outbox (no Keycloak): web/store_calls.py.
     ask_store_only: bool = False
+    # A refused password's broken rules and reason (web/password_hints.py).
+    explain: Callable[[Redeeming, Result], dict[str, object]] | None = None
 
 
 def link_router(api: LinkApi[Asked, Redeeming], steps: ApiSteps, tag: str) -> APIRouter:
@@ -82,7 +84,8 @@ def link_router(api: LinkApi[Asked, Redeeming], steps: ApiSteps, tag: str) -> AP
         return await steps.request_link(request, captcha, ask, api.accepted, store_only=only)
 
     async def redeem_link(body: redeeming) -> JSONResponse:  # type: ignore[valid-type]
-        return await steps.complete(partial(api.redeem, body), success=api.created)
+        explain = partial(api.explain, body) if api.explain else None
+        return await steps.complete(partial(api.redeem, body), success=api.created, explain=explain)
 
     router.add_api_route(
         api.path,

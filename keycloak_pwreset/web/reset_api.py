@@ -8,6 +8,7 @@ from pydantic import Field
 from keycloak_pwreset.flows.reset import ResetFlow
 from keycloak_pwreset.web.api_steps import ApiSteps, documented
 from keycloak_pwreset.web.link_api import LinkApi, LinkCompletion, LinkRequest, Route, link_router
+from keycloak_pwreset.web.password_hints import api_details
 from keycloak_pwreset.web.paths import RESET_API
 
 
@@ -38,5 +39,8 @@ def build_router(flow: ResetFlow, steps: ApiSteps) -> APIRouter:
         ),
         lambda body: flow.complete(body.token, body.password, body.password_confirmation),
         ask_store_only=True,
+        explain=lambda body, result: api_details(
+            flow, flow.check(body.token), body.password, result
+        ),
     )
     return link_router(reset, steps, "password resets")

@@ -9,6 +9,7 @@ from keycloak_pwreset.flows.signup import SignupFlow, SignupRequest
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.web.api_steps import ApiSteps, documented
 from keycloak_pwreset.web.link_api import LinkApi, LinkCompletion, LinkRequest, Route, link_router
+from keycloak_pwreset.web.password_hints import api_details
 from keycloak_pwreset.web.paths import SIGNUP_API
 
 
@@ -60,5 +61,12 @@ def build_router(flow: SignupFlow, steps: ApiSteps) -> APIRouter:
         },
     )
     accepted = "Check your inbox for a link to finish signing up."
-    signup = LinkApi("signup", SIGNUP_API, asking, ask, accepted, redeeming, redeem, created=201)
+
+    def explain(body: SignupCompletion, result: Result) -> dict[str, object]:
+        link = flow.check(body.token) if body.token else None
+        return api_details(flow, link, body.password, result)
+
+    signup = LinkApi(
+        "signup", SIGNUP_API, asking, ask, accepted, redeeming, redeem, created=201, explain=explain
+    )
     return link_router(signup, steps, "sign-ups")

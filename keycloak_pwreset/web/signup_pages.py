@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from keycloak_pwreset.errors import KeycloakRejected, KeycloakUnavailable
 from keycloak_pwreset.flows.links import Redeemed
@@ -20,7 +20,9 @@ from keycloak_pwreset.results import Result
 from keycloak_pwreset.store.link_tokens import TokenInfo
 from keycloak_pwreset.web.form_steps import Context, FormSteps, RequestPage, Submitted
 from keycloak_pwreset.web.link_cookies import LinkPage
+from keycloak_pwreset.web.password_hints import page_hints
 from keycloak_pwreset.web.paths import FORGOT_PATH, SIGNUP_LINK, SIGNUP_PATH
+from keycloak_pwreset.web.request_counts import mark_result
 
 SIGNUP = RequestPage("signup.html", "signup_sent.html", SIGNUP_LINK)
 ATTRIBUTE_PREFIX = "attr_"
@@ -90,7 +92,8 @@ class SignupPages:
     async def complete_form(self, request: Request, token: str | None = None) -> Response:
         def context(pending: TokenInfo) -> Context:
             ask = self.flow.username_field_first(pending)
-            return {"pending": pending, "ask_username": ask, "form_path": self.link.path}
+            hints = page_hints(self.flow, pending)
+            return {"pending": pending, "ask_username": ask, "form_path": self.link.path, **hints}
 
         return await self.steps.link_form(request, self.link, token, self.flow.check, context)
 
@@ -103,9 +106,10 @@ class SignupPages:
             password, again = fields.get("password", ""), fields.get("password_confirmation", "")
             return self.flow.complete(token, password, again, fields.get("username"))
 
-        def shown_again(result: Result | None) -> Context:
+        def shown_again(result: Result | None, password: str) -> Context:
             ask = result in ASK_USERNAME or self.flow.username_field_first(pending)
-            return {"pending": pending, "ask_username": ask, "form_path": self.link.path}
+            hints = page_hints(self.flow, pending, password, result)
+            return {"pending": pending, "ask_username": ask, "form_path": self.link.path, **hints}
 
         return await self.steps.redeem_link(request, self.link, act, self.created, shown_again)
 
@@ -118,11 +122,10 @@ class SignupPages:
         if self.hints_login:
             params["login_hint"] = redeemed.email
         target = self.forms.return_to.after_success(request, self.login_url, **params)
-        if target:
-            return RedirectResponse(target, 303)
+        mark_result(request.scope, Result.SUCCESS)
         welcome = N_("Your account is ready. You can now sign in.")
-        return self.forms.notice(
-            request, 201, N_("Welcome"), Result.SUCCESS, message=welcome, link=None
+        return self.forms.render(
+            request, "signup_done.html", 201, message=welcome, continue_url=target or ""
         )
 
 

@@ -81,6 +81,7 @@ class FakeKeycloak:
     created: list[NewAccount] = field(default_factory=list)
     # Accounts holding a protected role (KCPR_PROTECTED_ROLES), by id.
     protected: set[str] = field(default_factory=set)
+    policy: str = "length(8) and digits(1) and notUsername(undefined) and passwordHistory(3)"
     # The realm's group paths (invitations may name only these).
     groups: list[str] = field(default_factory=lambda: ["/customers", "/staff", "/staff/support"])
     # Every call the flows made, by method name: bounds on Keycloak round trips.
@@ -88,7 +89,7 @@ class FakeKeycloak:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_user(
-        self, username: str, email: str, password: str = "Initial1pass", locale: str = ""
+        self, username: str, email: str, password: str = "Initial-Orbit-7", locale: str = ""
     ) -> KeycloakUser:
         user = KeycloakUser(
             id=f"id-{username}",
@@ -139,6 +140,10 @@ class FakeKeycloak:
     def group_paths(self) -> list[str]:
         self._check_up()
         return list(self.groups)
+
+    def password_policy(self) -> str:
+        """What set_password and create_user below enforce, as Keycloak would write it."""
+        return self.policy
 
     def set_password(self, user_id: str, password: str) -> Result:
         self._check_up()

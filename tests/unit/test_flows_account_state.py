@@ -56,7 +56,7 @@ def test_account_disabled_after_the_link_was_sent_keeps_its_password(
     token = reset_link(services, transport)
     keycloak.disable("id-alice")
     assert services.reset.complete(token, GOOD, GOOD) is Result.LINK_EXPIRED
-    assert keycloak.current_password("id-alice") == "Initial1pass"
+    assert keycloak.current_password("id-alice") == "Initial-Orbit-7"
     keycloak.users["id-alice"] = replace(keycloak.users["id-alice"], enabled=True)
     # Dead for good: enabling the account again does not revive the link.
     assert services.reset.complete(token, GOOD, GOOD) is Result.LINK_EXPIRED
@@ -72,7 +72,7 @@ def test_email_changed_by_an_administrator_kills_the_link(
     keycloak.change_email("id-alice", "alice@new-mailbox.example.org")
     with caplog.at_level(logging.INFO):
         assert services.reset.complete(token, GOOD, GOOD) is Result.LINK_EXPIRED
-    assert keycloak.current_password("id-alice") == "Initial1pass"
+    assert keycloak.current_password("id-alice") == "Initial-Orbit-7"
     assert "link_refused_account_changed" in events(caplog)
 
 
@@ -119,7 +119,7 @@ def test_an_account_made_privileged_after_the_link_keeps_its_password(
     token = reset_link(services, transport)
     keycloak.protected.add("id-alice")
     assert services.reset.complete(token, GOOD, GOOD) is Result.LINK_EXPIRED
-    assert keycloak.current_password("id-alice") == "Initial1pass"
+    assert keycloak.current_password("id-alice") == "Initial-Orbit-7"
 
 
 def test_a_privileged_account_gets_no_account_exists_link(

@@ -148,7 +148,7 @@ def test_a_signup_row_of_the_previous_version_is_done_after_an_upgrade(
     text = transport.sent[-1].message.get_body(("plain",)).get_content()
     token = re.search(re.escape(PUBLIC_URL) + r"/signup/complete\?token=([\w-]+)", text)
     assert token is not None
-    done = services.signup.complete(token.group(1), "Welcome2here", "Welcome2here")
+    done = services.signup.complete(token.group(1), "Copper-Meadow-31", "Copper-Meadow-31")
     assert done.result is Result.SUCCESS
     created = keycloak.created[-1]
     assert (created.email, created.first_name, created.last_name) == (

@@ -90,7 +90,7 @@ def test_complete_changes_password_logs_out_and_notifies(
         ("Line1\nbreak", "Line1\nbreak", Result.INVALID_CHARACTERS),
         ("short1", "short1", Result.INVALID_PASSWORD_LENGTH),
         ("nodigitshere", "nodigitshere", Result.MUST_CONTAIN_NUMBERS_AND_CHARACTERS),
-        ("Initial1pass", "Initial1pass", Result.VIOLATING_REUSE_RULES),
+        ("Initial-Orbit-7", "Initial-Orbit-7", Result.VIOLATING_REUSE_RULES),
     ],
 )
 def test_rejected_passwords_keep_the_link_usable(
@@ -200,7 +200,9 @@ def test_concurrent_completions_change_the_password_once(
 
     def submit(n: int) -> None:
         barrier.wait()
-        results.append(services.reset.complete(token, f"Parallel{n}pass", f"Parallel{n}pass"))
+        results.append(
+            services.reset.complete(token, f"Parallel-{n}-Orbit-pass", f"Parallel-{n}-Orbit-pass")
+        )
 
     threads = [threading.Thread(target=submit, args=(n,)) for n in range(8)]
     for t in threads:

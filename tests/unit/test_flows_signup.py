@@ -19,7 +19,7 @@ from keycloak_pwreset.store.models import LinkToken
 from tests.unit.conftest import PUBLIC_URL
 from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 
-GOOD = "Welcome2here"
+GOOD = "Copper-Meadow-31"
 EMAIL_RULES = SignupRules()  # email as username, the default of the fake
 USERNAME_RULES = SignupRules(email_as_username=False)
 

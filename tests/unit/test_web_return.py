@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from keycloak_pwreset.services import Services
 from tests.unit.fakes import MemoryTransport
 from tests.unit.test_flows_reset import GOOD, token_from
-from tests.unit.test_web_pages import csrf_of, open_link
+from tests.unit.test_web_pages import csrf_of, open_link, way_back
 
 RESTART = "/realms/demo/login-actions/restart?client_id=app&tab_id=abc&client_data=xyz"
 
@@ -27,8 +27,7 @@ def reset_with_return(
         data={"password": GOOD, "password_confirmation": GOOD, "csrf_token": csrf},
         follow_redirects=False,
     )
-    assert done.status_code == 303
-    return str(done.headers["location"])
+    return way_back(done)
 
 
 def test_back_to_the_keycloak_login_the_person_started(
