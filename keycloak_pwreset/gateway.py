@@ -67,6 +67,7 @@ class Gateway(Protocol):
     def signing_keys(self) -> tuple[str, dict[str, Any]]: ...
     def group_paths(self) -> list[str]: ...
     def password_policy(self) -> str: ...
+    def realm_display_name(self) -> str: ...
 
 
 class KeycloakGateway:
@@ -100,6 +101,7 @@ class KeycloakGateway:
         self._token_lock = threading.Lock()
         self._client_lock = threading.Lock()  # a client's id is looked up once, not per thread
         self._policy: tuple[float, str] | None = None
+        self._display_name = ""
         self._rules: tuple[float, SignupRules] | None = None
 
     # -- plumbing -----------------------------------------------------------
@@ -330,7 +332,14 @@ class KeycloakGateway:
             return ""  # without view-realm we simply map less precisely
         policy = str(realm.get("passwordPolicy") or "")
         self._policy = (now, policy)
+        self._display_name = str(realm.get("displayName") or "")
         return policy
+
+    def realm_display_name(self) -> str:
+        """The realm's display name ('' if it has none), read with its policy (site_name.py)."""
+        self._policy = None  # the caller caches: read both afresh
+        self.password_policy()
+        return self._display_name
 
     def service_account_roles(self) -> set[str]:
         """The realm-management roles in the service account's token."""

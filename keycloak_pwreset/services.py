@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from keycloak_pwreset.paths import themes_dir
 from keycloak_pwreset.protected_roles import ProtectedRoles
 from keycloak_pwreset.pwned import PwnedRange
 from keycloak_pwreset.settings import Settings
+from keycloak_pwreset.site_name import SiteName
 from keycloak_pwreset.store.db import Database, open_database
 from keycloak_pwreset.store.link_tokens import TokenStore
 from keycloak_pwreset.store.locks import Locks
@@ -55,6 +56,8 @@ class Services:
     captcha: CaptchaVerifier | None = None
     # This process's counters (metrics.py), shared by every part built here.
     metrics: Metrics = field(default_factory=Metrics)
+    # The site's name in emails and pages (site_name.py).
+    site_name: Callable[[], str] = field(default=lambda: "")
     # What the web layer and the flows wake when they record work: this
     # process's own worker, or `serve`'s worker process (wake.py).
     waker: Wakeable = field(init=False)
@@ -94,7 +97,8 @@ def build_services(
     mailer = build_mailer(settings, transport, metrics)
     outbox = Outbox(db, clock)
     tokens = TokenStore(db, clock)
-    flows = build_flows(settings, db, clock, gateway, mailer, outbox, tokens)
+    site = SiteName(settings.realm, settings.site_name, gateway.realm_display_name)
+    flows = build_flows(settings, db, clock, gateway, mailer, outbox, tokens, site)
     # Sign-up jobs already queued are still done after sign-up is switched off.
     handlers = {name: h for flow in flows for name, h in flow.handlers().items()}
     worker = build_worker(settings, db, clock, outbox, handlers)
@@ -116,6 +120,7 @@ def build_services(
         worker,
         captcha,
         metrics,
+        site,
     )
 
 
@@ -127,6 +132,7 @@ def build_flows(
     mailer: Mailer,
     outbox: Outbox,
     tokens: TokenStore,
+    site: Callable[[], str],
 ) -> tuple[ResetFlow, SignupFlow, InviteFlow]:
     """The reset, sign-up and invitation flows, built on the same parts (flows/base.py's Flow)."""
     common: dict[str, Any] = {
@@ -136,7 +142,7 @@ def build_flows(
         "mailer": mailer,
         "public_url": settings.public_url,
         "ttl": timedelta(minutes=settings.token_ttl_minutes),
-        "site_name": settings.realm,
+        "site": site,
         "sent": SentEmails(db, clock),
         "languages": Languages(settings.locales, settings.default_locale),
         "emails_per_account_per_client_per_hour": (

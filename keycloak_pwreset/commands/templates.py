@@ -9,7 +9,7 @@ from keycloak_pwreset.mail.render import EmailRenderer
 from keycloak_pwreset.mail.samples import SAMPLE_USER, sample_context
 from keycloak_pwreset.operator.templates_check import template_problems
 from keycloak_pwreset.services import build_services, template_dirs
-from keycloak_pwreset.settings import Settings, load_settings
+from keycloak_pwreset.settings import Settings, load_settings, load_template_settings
 
 
 def renderer_for(settings: Settings) -> EmailRenderer:
@@ -23,12 +23,12 @@ def check_locale(settings: Settings, locale: str) -> str:
 
 
 def run_preview(kind: str, locale: str, out: Path) -> int:
-    settings = load_settings()
+    settings = load_template_settings()
     renderer = renderer_for(settings)
     if kind not in renderer.kinds():
         raise ConfigError(f"--kind {kind!r}: no such email kind (have {renderer.kinds()})")
     context = sample_context(
-        kind, public_url=settings.public_url, site_name=settings.realm, locale=locale
+        kind, public_url=settings.public_url, site_name=settings.named_site, locale=locale
     )
     rendered = renderer.render(kind, context, check_locale(settings, locale))
     out.mkdir(parents=True, exist_ok=True)
@@ -40,7 +40,7 @@ def run_preview(kind: str, locale: str, out: Path) -> int:
 
 
 def run_check_templates() -> int:
-    settings = load_settings()
+    settings = load_template_settings()
     problems = template_problems(settings, renderer_for(settings))
     for line in problems:
         print(f"problem: {line}")
@@ -57,7 +57,7 @@ def run_send_test(to: str, kind: str, locale: str) -> int:
     locale = check_locale(settings, locale)
     route = services.mailer.routing.route(kind, locale)
     context = sample_context(
-        kind, public_url=settings.public_url, site_name=settings.realm, locale=locale
+        kind, public_url=settings.public_url, site_name=settings.named_site, locale=locale
     )
     services.mailer.send(
         kind=kind, to=to, to_name=SAMPLE_USER.display_name, context=context, locale=locale

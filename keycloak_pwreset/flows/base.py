@@ -29,7 +29,8 @@ class Flow:
     mailer: Mailer
     public_url: str
     ttl: timedelta
-    site_name: str
+    # The site's name as people know it (site_name.py), asked whenever an email is written.
+    site: Callable[[], str]
     sent: SentEmails
     languages: Languages = field(default_factory=lambda: Languages(["en"], "en"))
     emails_per_account_per_client_per_hour: int = 3
@@ -40,6 +41,10 @@ class Flow:
     metrics: Metrics = field(default_factory=Metrics)
     # NIST screening before Keycloak is asked (password_screening.py; None: off).
     screening: Screening | None = None
+
+    @property
+    def site_name(self) -> str:
+        return self.site()
 
     @property
     def ttl_minutes(self) -> int:

@@ -50,7 +50,7 @@ def template_problems(settings: Settings, renderer: EmailRenderer) -> list[str]:
             )
         for kind in kinds:
             context = sample_context(
-                kind, public_url=settings.public_url, site_name=settings.realm, locale=locale
+                kind, public_url=settings.public_url, site_name=settings.named_site, locale=locale
             )
             try:
                 renderer.render(kind, context, locale)

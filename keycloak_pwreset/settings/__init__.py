@@ -27,6 +27,7 @@ from keycloak_pwreset.settings.service import (
     WorkerSettings,
     env_name,
     load_settings,
+    load_template_settings,
 )
 from keycloak_pwreset.settings.values import CONFIG_FILE_VAR, ENV_PREFIX, http_url
 
@@ -49,4 +50,5 @@ __all__ = [
     "http_url",
     "load_admin_settings",
     "load_settings",
+    "load_template_settings",
 ]

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # Languages the site offers (page text and emails) and the fallback.
     locales: list[str] = Field(default_factory=lambda: list(SHIPPED_LOCALES))
     default_locale: str = "en"
+    # The site's name in emails, subjects and pages; unset: the realm's display name
+    # from Keycloak, else the realm's name (keycloak_pwreset/site_name.py).
+    site_name: str | None = None
     # A site's own templates: same layout as themes/ (pages/, emails/), any
     # file there wins over the shipped one of the same name.
     templates_dir: Path | None = None
@@ -202,6 +205,11 @@ class Settings(BaseSettings):
         return self.login_url
 
     @property
+    def named_site(self) -> str:
+        """The site's name without asking Keycloak (the template tools): KCPR_SITE_NAME or realm."""
+        return self.site_name or self.realm
+
+    @property
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
 
@@ -238,13 +246,33 @@ def _required(location: tuple[int | str, ...]) -> list[tuple[int | str, ...]]:
     return [location]
 
 
-def load_settings(**overrides: Any) -> Settings:
+class TemplateSettings(Settings):
+    """What `templates check|preview` read: the templates and mail settings, no secrets.
+
+    A designer editing templates needs no Keycloak and no production secrets: the
+    settings those tools never use get harmless stand-ins when they are not set.
+    """
+
+    keycloak_url: str = "http://keycloak.invalid"
+    realm: str = "realm"
+    client_id: str = "unused"
+    client_secret: SecretStr = SecretStr("unused")
+    public_url: str = "https://account-help.example.org"
+    secret_key: SecretStr = SecretStr("not-a-secret-only-for-template-tools")
+
+
+def load_template_settings() -> Settings:
+    """The settings of the template tools (TemplateSettings), or ConfigError."""
+    return load_settings(settings_class=TemplateSettings)
+
+
+def load_settings(*, settings_class: type[Settings] = Settings, **overrides: Any) -> Settings:
     """Read and validate the settings, or raise ConfigError with one line per problem."""
     config_file = os.environ.get(CONFIG_FILE_VAR)
     if config_file and not Path(config_file).is_file():
         raise ConfigError(f"{CONFIG_FILE_VAR}: no such file: {config_file}")
     try:
-        return Settings(**overrides)
+        return settings_class(**overrides)
     except ValidationError as exc:
         lines: list[str] = []
         for error in exc.errors():

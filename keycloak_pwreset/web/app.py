@@ -71,7 +71,7 @@ def build_forms(services: Services, cookies: Cookies) -> Forms:
     renderer = PageRenderer(
         template_dirs(settings, "pages"),
         public_url=settings.public_url,
-        site_name=settings.realm,
+        site_name=services.site_name,
         languages=languages,
         captcha=widget,
     )

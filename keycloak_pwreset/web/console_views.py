@@ -59,7 +59,7 @@ class ConsoleViews:
         template_dirs: list[Path],
         sessions: ConsoleSessions,
         public_url: str,
-        site: str,
+        site: Callable[[], str],
         keycloak_url: str,
     ) -> None:
         self.sessions = sessions
@@ -72,13 +72,15 @@ class ConsoleViews:
             autoescape=select_autoescape(default=True),
             undefined=StrictUndefined,
         )
-        self._env.globals.update(base=self.base, site_name=site, sections=SECTIONS, when=when)
+        self._site = site  # asked per page (site_name.py)
+        self._env.globals.update(base=self.base, sections=SECTIONS, when=when)
 
     def render(
         self, template: str, status: int = 200, user: ConsoleUser | None = None, **context: Any
     ) -> HTMLResponse:
         csrf = self.sessions.form_token(user) if user else ""
         values = {"user": user, "csrf_token": csrf, "current": "", "done": "", "problem": ""}
+        values["site_name"] = self._site()
         html = self._env.get_template(template).render({**values, **context})
         return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": self.csp})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,11 +20,12 @@ class PageRenderer:
         template_dirs: list[Path],
         *,
         public_url: str,
-        site_name: str,
+        site_name: Callable[[], str],
         languages: Languages,
         captcha: Widget | None = None,
     ) -> None:
         self.languages = languages
+        self._site_name = site_name  # asked per page: it may change (site_name.py)
         self._env = Environment(
             loader=FileSystemLoader([str(d) for d in template_dirs]),
             autoescape=select_autoescape(default=True),
@@ -34,7 +36,6 @@ class PageRenderer:
         # sit under a prefix behind a proxy; never from the request's Host.
         self._env.globals.update(
             base=urlsplit(public_url).path.rstrip("/"),
-            site_name=site_name,
             languages=languages.names(),
             captcha=captcha,  # the request forms show it (themes/pages/_captcha.html)
         )
@@ -44,6 +45,10 @@ class PageRenderer:
     ) -> HTMLResponse:
         locale = locale or self.languages.default
         html = self._env.get_template(name).render(
-            context, lang=locale, dir=text_direction(locale), _=jinja_gettext(locale)
+            context,
+            lang=locale,
+            dir=text_direction(locale),
+            _=jinja_gettext(locale),
+            site_name=self._site_name(),
         )
         return HTMLResponse(html, status_code=status_code, headers={"Content-Language": locale})

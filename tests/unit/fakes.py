@@ -81,6 +81,7 @@ class FakeKeycloak:
     created: list[NewAccount] = field(default_factory=list)
     # Accounts holding a protected role (KCPR_PROTECTED_ROLES), by id.
     protected: set[str] = field(default_factory=set)
+    display_name: str = ""  # the realm's displayName ('': none, the realm's name is shown)
     policy: str = "length(8) and digits(1) and notUsername(undefined) and passwordHistory(3)"
     # The realm's group paths (invitations may name only these).
     groups: list[str] = field(default_factory=lambda: ["/customers", "/staff", "/staff/support"])
@@ -144,6 +145,10 @@ class FakeKeycloak:
     def password_policy(self) -> str:
         """What set_password and create_user below enforce, as Keycloak would write it."""
         return self.policy
+
+    def realm_display_name(self) -> str:
+        self._check_up()
+        return self.display_name
 
     def set_password(self, user_id: str, password: str) -> Result:
         self._check_up()
