@@ -31,8 +31,10 @@ from keycloak_pwreset.errors import (
     KeycloakUnavailable,
     PwresetError,
 )
+from keycloak_pwreset.keycloak_versions import GENERIC_POLICY_ERROR
 from keycloak_pwreset.metrics import Metrics
 from keycloak_pwreset.password_policy import error_key, result_for_error
+from keycloak_pwreset.password_rules import likely_refusal
 from keycloak_pwreset.protected_roles import ProtectedRoles
 from keycloak_pwreset.results import Result
 from keycloak_pwreset.user_profile import ExtraAttribute as ExtraAttribute
@@ -211,7 +213,13 @@ class KeycloakGateway:
             if code == 409:
                 which = "username" if b"username" in (body or b"") else "email"
                 raise AccountExists(f"an account with this {which} exists", field=which) from exc
-            result = result_for_error(error_key(body), self.password_policy())
+            key = error_key(body)
+            if key == GENERIC_POLICY_ERROR:  # Keycloak 24 and 25 name no rule here
+                username, email = account.username or account.email, account.email
+                return likely_refusal(
+                    self.password_policy(), account.password, username=username, email=email
+                )
+            result = result_for_error(key, self.password_policy())
             if code == 400 and result is not None:
                 return result
             raise

@@ -149,8 +149,15 @@ class Languages:
         for candidate in fallback_chain(tag):
             if candidate.lower() in self._canonical:
                 return self._canonical[candidate.lower()]
-        language = tag.split("-")[0].lower()
-        return next((t for c, t in self._canonical.items() if c.split("-")[0] == language), "")
+        parts = tag.lower().split("-")
+        # The same script first: zh-HK (zh-Hant-HK) is Traditional Chinese like zh-TW,
+        # never Simplified because zh-CN happens to be listed first.
+        if len(parts) > 1 and len(parts[1]) == 4:
+            script = f"{parts[0]}-{parts[1]}"
+            same = next((t for c, t in self._canonical.items() if c.startswith(script)), "")
+            if same:
+                return same
+        return next((t for c, t in self._canonical.items() if c.split("-")[0] == parts[0]), "")
 
     def names(self) -> list[tuple[str, str]]:
         """(tag, the language's own name) for the language switcher."""

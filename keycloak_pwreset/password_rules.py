@@ -126,6 +126,28 @@ def breaks(rule: Rule, password: str, *, username: str = "", email: str = "") ->
     return None
 
 
+# The result code a broken rule stands for, when Keycloak names none (keycloak_versions.py).
+RESULT_OF: dict[str, Result] = {
+    "length": Result.INVALID_PASSWORD_LENGTH,
+    "maxLength": Result.INVALID_PASSWORD_LENGTH,
+    "digits": Result.MUST_CONTAIN_NUMBERS_AND_CHARACTERS,
+    "lowerCase": Result.PASSWORD_MISSING_CHARACTER_VARIETY,
+    "upperCase": Result.PASSWORD_MISSING_CHARACTER_VARIETY,
+    "specialChars": Result.PASSWORD_MISSING_CHARACTER_VARIETY,
+    "notUsername": Result.PASSWORD_CONTAINS_IDENTITY,
+    "notContainsUsername": Result.PASSWORD_CONTAINS_IDENTITY,
+    "notEmail": Result.PASSWORD_CONTAINS_IDENTITY,
+}
+
+
+def likely_refusal(policy: str, password: str, *, username: str = "", email: str = "") -> Result:
+    """The code for a refusal Keycloak gave without naming the rule: the first rule broken."""
+    for rule in broken_rules(parse_policy(policy), password, None, username=username, email=email):
+        if rule.kind in RESULT_OF:
+            return RESULT_OF[rule.kind]
+    return Result.INVALID_PASSWORD_COMPLEXITY
+
+
 def broken_rules(
     rules: list[Rule], password: str, refusal: Result | None, *, username: str = "", email: str = ""
 ) -> list[Rule]:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from keycloak_pwreset.keycloak_versions import bootstrap_admin_env, cache_is_built_in
 from keycloak_pwreset_demo.errors import DemoError
 from keycloak_pwreset_demo.keycloak_home import make_run_home
 from keycloak_pwreset_demo.keycloak_process import (
@@ -42,16 +43,29 @@ from keycloak_pwreset_demo.ports import LOOPBACK, free_port
 # Bump when the build options or the template change, so old caches are not reused.
 _FORMAT = 2
 BUILD_OPTIONS = ("--db=dev-file",)
-# Runtime options every start needs with this build. `--cache=local`: production mode would
-# otherwise form a JGroups cluster, listening on all interfaces (ports 7800 and 57800).
+# `--cache=local`: production mode would otherwise form a JGroups cluster, listening on all
+# interfaces (ports 7800 and 57800). A build option in Keycloak 24, a runtime one since.
+CACHE = "--cache=local"
+# Runtime options every start needs with this build.
 RUNTIME_OPTIONS = (
     "start",
     "--optimized",
     "--http-enabled=true",
     "--hostname-strict=false",
-    "--cache=local",
     f"--http-host={LOOPBACK}",
 )
+
+
+def build_options(dist: Path) -> list[str]:
+    cache = [CACHE] if cache_is_built_in(dist_version(dist)) else []
+    return [*BUILD_OPTIONS, *cache]
+
+
+def runtime_options(dist: Path) -> list[str]:
+    cache = [] if cache_is_built_in(dist_version(dist)) else [CACHE]
+    return [*RUNTIME_OPTIONS, *cache]
+
+
 _TEMPLATE_ADMIN = "admin"
 _BUILD_TIMEOUT_SECONDS = 600.0
 _FIRST_START_TIMEOUT_SECONDS = 600.0
@@ -65,6 +79,12 @@ class Prepared:
     data_dir: Path
     admin_user: str
     admin_password: str
+
+
+def dist_version(dist: Path) -> str:
+    """The version a distribution says it is ("Keycloak - Version 24.0.5" in version.txt)."""
+    stamp = dist / "version.txt"
+    return stamp.read_text(encoding="utf-8").strip() if stamp.is_file() else dist.name
 
 
 def prepared_dir(dist: Path, providers: tuple[Path, ...] = ()) -> Path:
@@ -122,24 +142,27 @@ def _prepare(
     )
     password = secrets.token_urlsafe(24)
     env = child_environment(
-        java_home,
-        {"KC_BOOTSTRAP_ADMIN_USERNAME": _TEMPLATE_ADMIN, "KC_BOOTSTRAP_ADMIN_PASSWORD": password},
+        java_home, bootstrap_admin_env(dist_version(dist), _TEMPLATE_ADMIN, password)
     )
-    _build(home, env, log_dir / "build.log", progress)
+    _build(home, env, log_dir / "build.log", progress, build_options(dist))
     start_log = log_dir / "first-start.log"
-    _first_start(home, env, start_log, progress)
+    _first_start(home, env, start_log, progress, runtime_options(dist))
     return _save_template(home, tmp / "prepared", password, start_log)
 
 
 def _build(
-    home: Path, env: Mapping[str, str], build_log: Path, progress: Callable[[str], None]
+    home: Path,
+    env: Mapping[str, str],
+    build_log: Path,
+    progress: Callable[[str], None],
+    options: list[str],
 ) -> None:
     """``kc.sh build`` in ``home``: the optimized ``lib/quarkus`` every later start uses."""
     progress("Building an optimized Keycloak (once, about 30 s)…")
     build_log.unlink(missing_ok=True)
     run_command(
         home,
-        ["build", *BUILD_OPTIONS],
+        ["build", *options],
         env=env,
         log_path=build_log,
         timeout=_BUILD_TIMEOUT_SECONDS,
@@ -147,13 +170,17 @@ def _build(
 
 
 def _first_start(
-    home: Path, env: Mapping[str, str], start_log: Path, progress: Callable[[str], None]
+    home: Path,
+    env: Mapping[str, str],
+    start_log: Path,
+    progress: Callable[[str], None],
+    options: list[str],
 ) -> None:
     """Start and stop Keycloak once, so that it creates its database and the master realm."""
     progress("Creating the initial Keycloak database (once, about 30 s)…")
     start_log.unlink(missing_ok=True)
     port = free_port()
-    proc = launch(home, [*RUNTIME_OPTIONS, f"--http-port={port}"], env=env, log_path=start_log)
+    proc = launch(home, [*options, f"--http-port={port}"], env=env, log_path=start_log)
     try:
         wait_ready(
             proc,

@@ -7,9 +7,15 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from keycloak_pwreset.keycloak_versions import bootstrap_admin_env
 from keycloak_pwreset_demo.admin_account import adopt_admin
 from keycloak_pwreset_demo.keycloak_home import make_run_home
-from keycloak_pwreset_demo.keycloak_prepare import RUNTIME_OPTIONS, Prepared, ensure_prepared
+from keycloak_pwreset_demo.keycloak_prepare import (
+    Prepared,
+    dist_version,
+    ensure_prepared,
+    runtime_options,
+)
 from keycloak_pwreset_demo.keycloak_process import (
     child_environment,
     launch,
@@ -97,7 +103,7 @@ class KeycloakServer(Running):
         began = time.monotonic()
         self._proc = launch(
             run_home,
-            [*RUNTIME_OPTIONS, f"--http-port={self._port}"],
+            [*runtime_options(self._dist), f"--http-port={self._port}"],
             env=self._child_environment(),
             log_path=self.log_path,
         )
@@ -143,8 +149,9 @@ class KeycloakServer(Running):
             # start-up (_adopt_admin_once).
             {
                 **self._environment,
-                "KC_BOOTSTRAP_ADMIN_USERNAME": self._admin_user,
-                "KC_BOOTSTRAP_ADMIN_PASSWORD": self._admin_password,
+                **bootstrap_admin_env(
+                    dist_version(self._dist), self._admin_user, self._admin_password
+                ),
             },
         )
 

@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from keycloak_pwreset.operator.theme_jar import THEME_NAME, build_theme_jar
+from keycloak_pwreset.keycloak_versions import login_theme
+from keycloak_pwreset.operator.theme_jar import build_theme_jar
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.settings import Settings, load_settings
 from keycloak_pwreset.web.app import create_app
 from keycloak_pwreset_demo.background_server import BackgroundServer
-from keycloak_pwreset_demo.keycloak_dist import ensure_distribution, find_java_home
+from keycloak_pwreset_demo.keycloak_dist import (
+    KEYCLOAK_VERSION,
+    ensure_distribution,
+    find_java_home,
+)
 from keycloak_pwreset_demo.keycloak_server import KeycloakServer
 from keycloak_pwreset_demo.ports import free_port
 from keycloak_pwreset_demo.realm import (
@@ -59,9 +64,10 @@ class KeycloakHandle:
         port: int = 0,
         companion_url: str | None = None,
         progress: Callable[[str], None] = print,
+        version: str = KEYCLOAK_VERSION,
     ) -> KeycloakHandle:
         """Start Keycloak; with ``companion_url``, with this product's login theme installed."""
-        home = ensure_distribution(progress=progress)
+        home = ensure_distribution(version, progress=progress)
         providers: tuple[Path, ...] = ()
         environment = {}
         if companion_url:
@@ -80,7 +86,7 @@ class KeycloakHandle:
             environment=environment,
         )
         server.start()
-        return cls(server, THEME_NAME if companion_url else None)
+        return cls(server, login_theme(version) if companion_url else None)
 
     def new_realm(
         self,

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from keycloak import KeycloakAdmin
 
+from keycloak_pwreset_demo.keycloak_dist import KEYCLOAK_VERSION
 from keycloak_pwreset_demo.ports import free_port
 from keycloak_pwreset_demo.postgres import PostgresCluster
 from keycloak_pwreset_demo.realm import RealmInfo
@@ -27,6 +28,10 @@ from keycloak_pwreset_demo.redis_server import RedisServer
 from keycloak_pwreset_demo.smtp_sink import SmtpSink
 from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from tests.helpers import FIGURES, Account, Browser
+
+# The Keycloak the run starts: the pinned one, or KCPR_TEST_KEYCLOAK (tests/run's matrix
+# runs the integration core on each supported version, keycloak_pwreset/keycloak_versions.py).
+KEYCLOAK_UNDER_TEST = os.environ.get("KCPR_TEST_KEYCLOAK") or KEYCLOAK_VERSION
 
 
 def _interrupted(signum: int, _frame: object) -> None:
@@ -122,8 +127,11 @@ def keycloak(
 ) -> Iterator[KeycloakHandle]:
     started = time.monotonic()
     handle = KeycloakHandle.start(
-        tmp_path_factory.mktemp("keycloak"), companion_url=f"http://127.0.0.1:{service_port}"
+        tmp_path_factory.mktemp("keycloak"),
+        companion_url=f"http://127.0.0.1:{service_port}",
+        version=KEYCLOAK_UNDER_TEST,
     )
+    FIGURES["keycloak"] = KEYCLOAK_UNDER_TEST
     FIGURES["keycloak start (s)"] = f"{time.monotonic() - started:.1f}"
     yield handle
     handle.stop()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -70,3 +72,12 @@ def wait_for_reset_mail(sink: SmtpSink, to: str, timeout: float = 30.0) -> Recei
 def data_result(response: requests.Response) -> str | None:
     match = re.search(r'data-result="([a-z_]+)"', response.text)
     return match.group(1) if match else None
+
+
+def way_back(done: Any) -> str:
+    """Where a success page's one button, "Continue to sign in", leads (any HTTP client)."""
+    text = str(done.text)
+    assert done.status_code in (200, 201), text[:500]
+    match = re.search(r'<a class="button" id="continue" href="([^"]+)"', text)
+    assert match, text[:2000]
+    return html.unescape(match.group(1))

@@ -19,6 +19,8 @@ from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 
 from keycloak_pwreset.errors import KeycloakUnavailable, RealmSetupError
 from keycloak_pwreset.gateway import REQUIRED_ROLES
+from keycloak_pwreset.keycloak_versions import THEME
+from keycloak_pwreset.keycloak_versions import login_theme as theme_for
 
 SERVICE_CLIENT_ID = "keycloak-pwreset"
 MANAGEMENT_CLIENT = "realm-management"
@@ -70,6 +72,7 @@ class RealmState:
     # not do: view-users includes query-groups, which would then read as an extra role.
     roles: frozenset[str] = frozenset()
     login_themes: frozenset[str] | None = None  # installed login themes; None: not known
+    server_version: str = ""  # Keycloak's version, when the server info could be read
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ def plan_setup(
 ) -> Plan:
     """What must change in ``state``; ``login_theme`` None (or empty) leaves the theme alone."""
     wanted = dict(REALM_SWITCHES)
+    if login_theme == THEME and state.server_version:
+        login_theme = theme_for(state.server_version)  # ours, as this version can render it
     if login_theme:
         if state.login_themes is not None and login_theme not in state.login_themes:
             raise RealmSetupError(
@@ -216,8 +221,8 @@ def read_state(
             account = admin.get_client_service_account_user(uuid)
             mapped = admin.get_client_roles_of_user(account["id"], _uuid(admin, MANAGEMENT_CLIENT))
             roles = frozenset(str(role["name"]) for role in mapped)
-    themes = _login_themes(admin) if with_themes else None
-    return RealmState(realm, settings, client, roles, themes)
+    themes, version = _login_themes(admin) if with_themes else (None, "")
+    return RealmState(realm, settings, client, roles, themes, version)
 
 
 def apply_plan(admin: KeycloakAdmin, plan: Plan) -> None:
@@ -265,12 +270,14 @@ def _uuid(admin: KeycloakAdmin, client_id: str) -> str:
     return str(uuid)
 
 
-def _login_themes(admin: KeycloakAdmin) -> frozenset[str] | None:
+def _login_themes(admin: KeycloakAdmin) -> tuple[frozenset[str] | None, str]:
+    """The installed login themes and Keycloak's version (None, "": not readable)."""
     try:
         info = admin.get_server_info()
     except KeycloakError:
-        return None  # an admin who may not read the server info: set the theme unchecked
-    return frozenset(str(theme["name"]) for theme in info.get("themes", {}).get("login", []))
+        return None, ""  # an admin who may not read the server info: set the theme unchecked
+    themes = frozenset(str(theme["name"]) for theme in info.get("themes", {}).get("login", []))
+    return themes, str((info.get("systemInfo") or {}).get("version", ""))
 
 
 @contextmanager

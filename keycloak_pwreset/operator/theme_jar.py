@@ -1,7 +1,10 @@
 """Packaging the Keycloak login theme as a JAR, in Python (no Maven needed).
 
 The JAR holds ``META-INF/keycloak-themes.json`` and ``theme/<name>/login/…``:
-Keycloak's layout for theme archives in its ``providers/`` directory. The
+Keycloak's layout for theme archives in its ``providers/`` directory. Two themes: one
+for Keycloak 26 (themes/keycloak/) and one for 24 and 25 (themes/keycloak-24/), whose
+layout lacks the field macros (keycloak_versions.py); `setup-realm` picks the one the
+server can render. The
 theme's own messages are generated from this product's catalogs, so the links
 on Keycloak's page say exactly what the companion's pages say, in every
 shipped language.
@@ -15,9 +18,12 @@ import zipfile
 from pathlib import Path
 
 from keycloak_pwreset.i18n import SHIPPED_LOCALES, translations
+from keycloak_pwreset.keycloak_versions import THEME, THEME_BEFORE_26
 from keycloak_pwreset.paths import themes_dir
 
-THEME_NAME = "keycloak-pwreset"
+THEME_NAME = THEME
+# Each theme of the JAR, and the folder of themes/ it comes from.
+SOURCES = {THEME: "keycloak", THEME_BEFORE_26: "keycloak-24"}
 JAR_NAME = f"{THEME_NAME}-theme.jar"
 # Theme message key -> catalog msgid.
 MESSAGES = {
@@ -49,9 +55,11 @@ def message_bundles() -> dict[str, str]:
     return bundles
 
 
-def theme_files(public_url: str | None = None, signup: bool = True) -> dict[str, bytes]:
-    """Every file of the login theme, relative to ``theme/<name>/login/``."""
-    source = themes_dir() / "keycloak" / "login"
+def theme_files(
+    public_url: str | None = None, signup: bool = True, theme: str = THEME
+) -> dict[str, bytes]:
+    """Every file of a login theme, relative to ``theme/<name>/login/``."""
+    source = themes_dir() / SOURCES[theme] / "login"
     files = {
         path.relative_to(source).as_posix(): path.read_bytes()
         for path in sorted(source.rglob("*"))
@@ -71,10 +79,11 @@ def build_theme_jar(out_dir: Path, public_url: str | None = None, signup: bool =
     """Write the theme JAR into ``out_dir``; return its path."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as jar:
-        descriptor = {"themes": [{"name": THEME_NAME, "types": ["login"]}]}
+        descriptor = {"themes": [{"name": name, "types": ["login"]} for name in SOURCES]}
         _add(jar, "META-INF/keycloak-themes.json", json.dumps(descriptor, indent=2).encode())
-        for name, data in theme_files(public_url, signup).items():
-            _add(jar, f"theme/{THEME_NAME}/login/{name}", data)
+        for theme in SOURCES:
+            for name, data in theme_files(public_url, signup, theme).items():
+                _add(jar, f"theme/{theme}/login/{name}", data)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / JAR_NAME
     target.write_bytes(buffer.getvalue())

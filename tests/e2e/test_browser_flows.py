@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 import secrets
 
+import pytest
+
 from keycloak_pwreset.i18n import translations
 from keycloak_pwreset_demo.realm import RealmInfo
 from keycloak_pwreset_demo.smtp_sink import SmtpSink
 from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle, ServiceHandle
 from tests.e2e.conftest import Callback, Steps, authorization_url
 from tests.integration.test_reset_flow import wait_count
+
+# Also run on Keycloak 24 and 25 by tests/run (keycloak_pwreset/keycloak_versions.py).
+pytestmark = pytest.mark.keycloak_core
 
 GERMAN = translations("de")
 
@@ -158,3 +163,18 @@ def test_register_from_the_keycloak_login_page(
     page.wait_for_url(f"{realm.server_url}/realms/{realm.realm}/**")
     steps.shot("keycloak-login-again")
     sign_in(steps, name, "Bienvenue-2026", callback)
+
+
+def test_an_arabic_page_is_mirrored(steps: Steps, service: ServiceHandle) -> None:
+    page = steps.page
+    page.goto(service.url + "/forgot-password?kc_locale=ar")
+    assert page.get_attribute("html", "lang") == "ar"
+    assert page.get_attribute("html", "dir") == "rtl"
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    # Nothing pushes the page sideways (an off-screen offset would, in this direction).
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    # Mirrored: the label's text starts at the right edge of the card.
+    label = page.locator("label[for=identifier]").bounding_box()
+    card = page.locator("main.card").bounding_box()
+    assert label and card and card["x"] + card["width"] - (label["x"] + label["width"]) < 80
+    steps.shot("companion-forgot-password-arabic")

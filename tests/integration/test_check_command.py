@@ -13,6 +13,9 @@ from keycloak_pwreset_demo.realm import RealmInfo
 from keycloak_pwreset_demo.smtp_sink import SmtpSink
 from keycloak_pwreset_demo.stack import KeycloakHandle
 
+# Also run on Keycloak 24 and 25 by tests/run (keycloak_pwreset/keycloak_versions.py).
+pytestmark = pytest.mark.keycloak_core
+
 
 def configure(monkeypatch: pytest.MonkeyPatch, realm: RealmInfo, smtp_port: int) -> None:
     values = {

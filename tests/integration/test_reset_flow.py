@@ -6,6 +6,7 @@ import re
 import threading
 import time
 
+import pytest
 import requests
 
 from keycloak_pwreset_demo.realm import RealmInfo, password_grant
@@ -17,7 +18,11 @@ from tests.helpers import (
     Browser,
     data_result,
     reset_link,
+    way_back,
 )
+
+# Also run on Keycloak 24 and 25 by tests/run (keycloak_pwreset/keycloak_versions.py).
+pytestmark = pytest.mark.keycloak_core
 
 NEW_PASSWORD = "Fresh-start9"
 
@@ -104,8 +109,7 @@ def test_reset_end_to_end(
     assert data_result(mismatch) == "mismatched_passwords"
 
     done = browser.set_password(NEW_PASSWORD)
-    assert done.status_code == 303
-    assert done.headers["Location"] == (
+    assert way_back(done) == (
         f"{realm.server_url}/realms/{realm.realm}/account?kcpr_status=password_changed"
     )
 
@@ -141,7 +145,10 @@ def test_password_equal_to_username_is_refused_with_identity_code(
     keycloak.add_user(realm.realm, user)
     browser.open_link(request_link(browser, sink, service, user.email, user.email))
     rejected = browser.set_password("Longname9User")
-    assert data_result(rejected) == "password_contains_identity"
+    # The screening refuses it first (as personal), on every Keycloak version; without it,
+    # Keycloak 26 would answer password_contains_identity (24 and 25 compare exactly).
+    assert data_result(rejected) == "password_too_common"
+    assert 'data-rule="notUsername" class="broken"' in rejected.text
 
 
 def test_known_and_unknown_accounts_get_identical_responses(
@@ -189,7 +196,7 @@ def test_superseded_link_no_longer_works(
     assert first != second
     assert data_result(browser.open_link(first)) == "recovery_token_expired"
     browser.open_link(second)
-    assert browser.set_password(NEW_PASSWORD).status_code == 303
+    assert browser.set_password(NEW_PASSWORD).status_code == 200
 
 
 def test_simultaneous_submissions_change_the_password_once(
@@ -240,7 +247,7 @@ def test_reset_logs_out_existing_sessions(
     ).json()
     assert "refresh_token" in session
     browser.open_link(request_link(browser, sink, service, user.email, user.email))
-    assert browser.set_password(NEW_PASSWORD).status_code == 303
+    assert browser.set_password(NEW_PASSWORD).status_code == 200
     # The worker ends the sessions right after the answer, before it sends the notice.
     wait_count(sink, user.email, "password was changed", 1)
     refreshed = requests.post(
@@ -278,4 +285,4 @@ def test_smtp_down_then_the_email_arrives_when_it_is_back(
         sink.start()
     mail = wait_count(sink, user.email, "Reset your password", 1, timeout=60)[0]
     browser.open_link(reset_link(mail, service))
-    assert browser.set_password(NEW_PASSWORD).status_code == 303
+    assert browser.set_password(NEW_PASSWORD).status_code == 200

@@ -14,12 +14,19 @@ from keycloak import KeycloakAdmin
 
 from keycloak_pwreset.cli import main
 from keycloak_pwreset.gateway import REQUIRED_ROLES, KeycloakGateway
+from keycloak_pwreset.keycloak_versions import login_theme
 from keycloak_pwreset.operator.console_setup import console_flags
 from keycloak_pwreset.operator.realm_setup import CLIENT_FLAGS, SERVICE_CLIENT_ID
 from keycloak_pwreset_demo.ports import free_port
 from keycloak_pwreset_demo.stack import KeycloakHandle
+from tests.conftest import KEYCLOAK_UNDER_TEST
+
+# Also run on Keycloak 24 and 25 by tests/run (keycloak_pwreset/keycloak_versions.py).
+pytestmark = pytest.mark.keycloak_core
 
 THEME = "keycloak-pwreset"
+# What setup-realm sets for --theme keycloak-pwreset on the Keycloak under test.
+APPLIED = login_theme(KEYCLOAK_UNDER_TEST)
 
 
 @dataclass
@@ -99,7 +106,7 @@ def test_dry_run_then_run_then_rerun(
     expected = [
         f"realm {realm.name}: resetPasswordAllowed true -> false",
         f"realm {realm.name}: registrationAllowed true -> false",
-        *([f"realm {realm.name}: loginTheme (unset) -> {THEME}"] if realm.theme else []),
+        *([f"realm {realm.name}: loginTheme (unset) -> {APPLIED}"] if realm.theme else []),
         f"client {SERVICE_CLIENT_ID}: create (service account, confidential)",
         "service account: grant realm-management roles "
         "manage-users, query-users, view-clients, view-realm, view-users",
@@ -120,7 +127,7 @@ def test_dry_run_then_run_then_rerun(
     assert realm.settings() == {
         "resetPasswordAllowed": False,
         "registrationAllowed": False,
-        "loginTheme": realm.theme or None,
+        "loginTheme": APPLIED if realm.theme else None,
     }
     env = printed_env(out)
     assert env["KCPR_REALM"] == realm.name and env["KCPR_CLIENT_ID"] == SERVICE_CLIENT_ID

@@ -21,6 +21,7 @@ from keycloak_pwreset.gateway import (
     REQUIRED_ROLES,
     KeycloakGateway,
     KeycloakUser,
+    NewAccount,
     user_from_representation,
 )
 from keycloak_pwreset.password_policy import POLICY_ERRORS
@@ -737,3 +738,20 @@ def test_check_proves_the_protected_clients_are_visible(
         responses.GET, f"{ADMIN}/clients", json=[{"id": RM_UUID, "clientId": "realm-management"}]
     )
     fresh.check_protection()  # no exception: the default's client is visible
+
+
+# -- create_user ----------------------------------------------------------------
+
+
+def test_a_create_refused_without_a_rule_name_gets_the_rule_broken(
+    kc: FakeKeycloakHttp, gateway: KeycloakGateway
+) -> None:
+    """Keycloak 24 and 25 answer a refused create-with-credentials without the rule's key."""
+    kc.mock.post(f"{ADMIN}/users", status=400, json={"errorMessage": "Password policy not met"})
+    kc.mock.replace(responses.GET, ADMIN, json={"passwordPolicy": "length(8) and digits(1)"})
+    account = NewAccount(email="new@example.org", first_name="N", last_name="N", password="short")
+    assert gateway.create_user(account) is Result.INVALID_PASSWORD_LENGTH
+    nodigit = NewAccount(
+        email="n2@example.org", first_name="N", last_name="N", password="longenough"
+    )
+    assert gateway.create_user(nodigit) is Result.MUST_CONTAIN_NUMBERS_AND_CHARACTERS

@@ -405,3 +405,10 @@ def test_canonical_is_cached_and_bounded() -> None:
     before = canonical.cache_info().hits
     canonical("de-CH")
     assert canonical.cache_info().hits == before + 1
+
+
+def test_traditional_chinese_is_never_served_simplified() -> None:
+    offered = Languages(["en", "zh-CN", "zh-TW", "ar"], "en")
+    assert [offered.pick(tag) for tag in ("zh-TW", "zh-HK", "zh-Hant", "zh-MO")] == ["zh-TW"] * 4
+    assert [offered.pick(tag) for tag in ("zh-CN", "zh-SG", "zh-Hans", "zh")] == ["zh-CN"] * 4
+    assert offered.pick("ar-EG") == "ar"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
@@ -10,18 +9,10 @@ from fastapi.testclient import TestClient
 
 from keycloak_pwreset.services import Services, build_services
 from keycloak_pwreset.web.app import create_app
+from tests.helpers import way_back
 from tests.unit.conftest import PUBLIC_URL, make_settings
 from tests.unit.fakes import FakeClock, FakeKeycloak, MemoryTransport
 from tests.unit.test_flows_reset import GOOD, token_from
-
-
-def way_back(done: object) -> str:
-    """Where a success page's one button, "Continue to sign in", leads."""
-    text = str(done.text)  # type: ignore[attr-defined]
-    assert done.status_code in (200, 201), text  # type: ignore[attr-defined]
-    match = re.search(r'<a class="button" id="continue" href="([^"]+)"', text)
-    assert match, text
-    return html.unescape(match.group(1))
 
 
 def csrf_of(html: str) -> str:
