@@ -57,7 +57,7 @@ class Services:
     # This process's counters (metrics.py), shared by every part built here.
     metrics: Metrics = field(default_factory=Metrics)
     # The site's name in emails and pages (site_name.py).
-    site_name: Callable[[], str] = field(default=lambda: "")
+    site_name: SiteName = field(default_factory=lambda: SiteName(""))
     # What the web layer and the flows wake when they record work: this
     # process's own worker, or `serve`'s worker process (wake.py).
     waker: Wakeable = field(init=False)
@@ -95,9 +95,7 @@ def build_services(
     metrics = Metrics()
     gateway = gateway or keycloak_gateway(settings, metrics)
     mailer = build_mailer(settings, transport, metrics)
-    outbox = Outbox(db, clock)
-    tokens = TokenStore(db, clock)
-    site = SiteName(settings.realm, settings.site_name, gateway.realm_display_name)
+    outbox, tokens, site = Outbox(db, clock), TokenStore(db, clock), site_name(settings, gateway)
     flows = build_flows(settings, db, clock, gateway, mailer, outbox, tokens, site)
     # Sign-up jobs already queued are still done after sign-up is switched off.
     handlers = {name: h for flow in flows for name, h in flow.handlers().items()}
@@ -122,6 +120,12 @@ def build_services(
         metrics,
         site,
     )
+
+
+def site_name(settings: Settings, gateway: Gateway) -> SiteName:
+    site = SiteName(settings.realm, settings.site_name, gateway.realm_display_name)
+    site.now()  # starts reading the realm's display name, so that the first page has it
+    return site
 
 
 def build_flows(

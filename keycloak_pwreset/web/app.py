@@ -71,7 +71,7 @@ def build_forms(services: Services, cookies: Cookies) -> Forms:
     renderer = PageRenderer(
         template_dirs(settings, "pages"),
         public_url=settings.public_url,
-        site_name=services.site_name,
+        site_name=services.site_name.now,  # pages never wait for Keycloak
         languages=languages,
         captcha=widget,
     )

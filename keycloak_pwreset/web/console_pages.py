@@ -250,7 +250,7 @@ def build_console(services: Services, cookies: Cookies) -> Console:
         template_dirs(settings, "console"),
         sessions,
         settings.public_url,
-        services.site_name,
+        services.site_name.now,
         settings.keycloak_url,
     )
     tokens = AdminTokens(services.gateway.signing_keys, settings.console)

@@ -83,7 +83,10 @@ class Tools:
     def sample(self, kind: str, locale: str) -> dict[str, Any]:
         settings = self.services.settings
         return sample_context(
-            kind, public_url=settings.public_url, site_name=self.services.site_name(), locale=locale
+            kind,
+            public_url=settings.public_url,
+            site_name=self.services.site_name.now(),
+            locale=locale,
         )
 
     async def emails(self, request: Request) -> Response:

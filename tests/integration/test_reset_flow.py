@@ -286,3 +286,23 @@ def test_smtp_down_then_the_email_arrives_when_it_is_back(
     mail = wait_count(sink, user.email, "Reset your password", 1, timeout=60)[0]
     browser.open_link(reset_link(mail, service))
     assert browser.set_password(NEW_PASSWORD).status_code == 200
+
+
+def test_common_and_personal_passwords_are_refused_before_keycloak(
+    browser: Browser, sink: SmtpSink, service: ServiceHandle, keycloak: object, realm: RealmInfo
+) -> None:
+    from keycloak_pwreset_demo.stack import DemoUser, KeycloakHandle
+
+    assert isinstance(keycloak, KeycloakHandle)
+    user = DemoUser("Marguerite", "marguerite@example.org", "Original-pass1", "Mar", "Guerite")
+    keycloak.add_user(realm.realm, user)
+    browser.open_link(request_link(browser, sink, service, user.email, user.email))
+    # Each meets the realm's own rules (length, digit, both cases): only the screening refuses.
+    for password in ("Password123!", "Summer2026!", "Marguerite2024"):
+        refused = browser.set_password(password)
+        assert data_result(refused) == "password_too_common", password
+        assert 'data-rule="screening" class="broken"' in refused.text
+    assert not can_log_in(realm, "marguerite", "Password123!")
+    # A four-word passphrase (with the capital and digit this realm asks for) passes.
+    assert browser.set_password("Lamp orbit velvet cactus 7").status_code == 200
+    assert can_log_in(realm, "marguerite", "Lamp orbit velvet cactus 7")

@@ -147,7 +147,9 @@ class FakeKeycloak:
         return self.policy
 
     def realm_display_name(self) -> str:
-        self._check_up()
+        # Not in ``calls``: the service reads it in the background (site_name.py), at any time.
+        if self.down:
+            raise KeycloakUnavailable("Keycloak is unreachable at http://fake")
         return self.display_name
 
     def set_password(self, user_id: str, password: str) -> Result:

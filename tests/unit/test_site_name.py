@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from keycloak_pwreset.commands.templates import run_check_templates
@@ -31,6 +34,24 @@ def test_override_display_name_and_fallbacks() -> None:
     assert SiteName("acme-prod", "Acme Help", display_name)() == "Acme Help"
     assert SiteName("acme-prod", None, lambda: "")() == "acme-prod"
     assert SiteName("acme-prod", None, display_name)() == "acme-prod"  # never known
+
+
+def test_pages_never_wait_for_keycloak() -> None:
+    release = threading.Event()
+
+    def slow() -> str:
+        release.wait(5)
+        return "Acme Staff Portal"
+
+    site = SiteName("acme-prod", None, slow)
+    started = time.monotonic()
+    assert site.now() == "acme-prod"  # not known yet: the realm's name, at once
+    assert time.monotonic() - started < 1
+    release.set()
+    deadline = time.monotonic() + 5
+    while site.now() != "Acme Staff Portal" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert site.now() == "Acme Staff Portal"
 
 
 def test_emails_and_pages_name_the_realm_as_people_know_it(
