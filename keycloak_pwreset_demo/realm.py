@@ -14,6 +14,7 @@ from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 
 from keycloak_pwreset.errors import PwresetError
+from keycloak_pwreset.i18n import SHIPPED_LOCALES
 from keycloak_pwreset.operator.realm_setup import SERVICE_CLIENT_ID, client_secret, setup_realm
 from keycloak_pwreset_demo.errors import DemoError
 
@@ -28,20 +29,8 @@ DEFAULT_PASSWORD_POLICY = " and ".join(
         "passwordHistory(3)",
     )
 )
-SUPPORTED_LOCALES = (
-    "en",
-    "de",
-    "fr",
-    "es",
-    "nl",
-    "it",
-    "pt-BR",
-    "pl",
-    "ja",
-    "zh-CN",
-    "zh-TW",
-    "ar",
-)
+# The realm offers exactly the languages the companion ships.
+SUPPORTED_LOCALES = SHIPPED_LOCALES
 _TIMEOUT = 30
 
 
