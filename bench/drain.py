@@ -1,41 +1,55 @@
 """How fast does the worker drain the outbox? N reset requests for N real accounts, one email each.
 
-Starts the demo and test stack (a real Keycloak, a loopback SMTP sink, the service with its
-worker at its default pool size), creates N accounts in one partial import, queues N reset
-requests through the JSON API, and measures emails per second from the first request to the
-last email at the sink. Checks that every account got exactly one email, and counts the
-Keycloak admin calls per job with a response hook on the gateway's HTTP session.
+Runs the product the way `keycloak-pwreset serve` runs by default: the service in a process of
+its own, with its worker as that process's child (at its default pool size and priority), on a
+real Keycloak, and a loopback SMTP sink in a third process. Creates N accounts in one partial
+import, drains a warm-up of other accounts' requests unmeasured, queues N reset requests
+through the JSON API, and measures emails per second from the first request to the last email
+at the sink. Checks that every account got exactly one email and that the outbox is empty, and
+counts the Keycloak calls per job from the service's own metrics (`GET /metrics`).
 
-    flock /tmp/bench.lock python3 bench/drain.py [--accounts 300] [--json drain.json]
+    flock /tmp/bench.lock env PYTHONPATH=. python3 bench/drain.py [--accounts 300] [--runs 3]
+        [--warmup 1000] [--keycloak-warmup 60] [--json drain.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import secrets
+import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import requests
-from reset_timing_stack import BENCH_LIMITS
+from drain_cpu import jvm_cpu, jvm_of, tree_cpu
+from drain_sink import SinkProcess
+from throughput_servers import Server, with_repo_path
 
+from keycloak_pwreset_demo.ports import LOOPBACK, free_port
 from keycloak_pwreset_demo.realm import RealmInfo, admin_client
-from keycloak_pwreset_demo.smtp_sink import SmtpSink
-from keycloak_pwreset_demo.stack import KeycloakHandle, ServiceHandle
+from keycloak_pwreset_demo.stack import KeycloakHandle
 
-LOOPBACK = "http://127.0.0.1:"
 MAIL_WAIT_SECONDS = 90.0
+JIT_QUIET = 0.10  # of a core: Keycloak's compiler threads are done enough
 # Requests are queued from a few client threads, so that queueing 300 takes well under a second
 # and the figure is the worker's, not the client's.
 CLIENT_THREADS = 4
+METRICS_TOKEN = secrets.token_hex(32)
+KEYCLOAK_CALLS = re.compile(
+    r"^kcpr_keycloak_request_duration_seconds_count\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE
+)
 
 
 def log(message: str) -> None:
@@ -66,21 +80,51 @@ def import_accounts(keycloak: KeycloakHandle, realm: str, count: int) -> list[st
     return addresses
 
 
-def count_admin_calls(service: ServiceHandle) -> Counter[str]:
-    """Every admin API call the gateway makes from now on, by method and resource kind."""
+def service_env(realm: RealmInfo, sink: SinkProcess, work: Path, port: int) -> dict[str, str]:
+    """The service's settings: this realm, the sink, SQLite, the limits the bench does not
+    measure raised (as reset_timing_stack.BENCH_LIMITS), metrics behind a token."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KCPR_")}
+    env.update(
+        {
+            "KCPR_KEYCLOAK_URL": realm.server_url,
+            "KCPR_REALM": realm.realm,
+            "KCPR_CLIENT_ID": realm.client_id,
+            "KCPR_CLIENT_SECRET": realm.client_secret,
+            "KCPR_PUBLIC_URL": f"http://{LOOPBACK}:{port}",
+            "KCPR_SECRET_KEY": secrets.token_hex(32),
+            "KCPR_MAIL__FROM_ADDRESS": "account-help@bench.example",
+            "KCPR_MAIL__FROM_NAME": "Bench Account Help",
+            "KCPR_SMTP__HOST": LOOPBACK,
+            "KCPR_SMTP__PORT": str(sink.port),
+            "KCPR_SMTP__SECURITY": "none",
+            "KCPR_DATABASE_URL": f"sqlite:///{work / 'service.db'}",
+            "KCPR_CAPTCHA__PROVIDER": "none",
+            "KCPR_METRICS_TOKEN": METRICS_TOKEN,
+            "KCPR_LIMITS__REQUESTS_PER_CLIENT": "100000/minute",
+            "KCPR_LIMITS__TOKEN_ATTEMPTS_PER_CLIENT": "100000/minute",
+            "KCPR_LIMITS__EMAILS_PER_ACCOUNT_PER_CLIENT_PER_HOUR": "1000",
+            "KCPR_LIMITS__EMAILS_PER_ACCOUNT_PER_HOUR": "1000",
+        }
+    )
+    # Settings under test (KCPR_WORKER__CONCURRENCY, say) pass through as DRAIN_KCPR_*.
+    env.update({k[6:]: v for k, v in os.environ.items() if k.startswith("DRAIN_KCPR_")})
+    return with_repo_path(env)
+
+
+def keycloak_calls(http: requests.Session, service_url: str) -> Counter[str]:
+    """Keycloak calls so far, by operation, from the service's metrics (web and worker)."""
+    answer = http.get(
+        f"{service_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+    )
+    answer.raise_for_status()
     calls: Counter[str] = Counter()
-    session: requests.Session = service.services.gateway._connection._s  # type: ignore[attr-defined]
-
-    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        path = response.request.path_url.split("?")[0]
-        kind = "roles" if "role-mappings" in path else "users" if "/users" in path else "other"
-        calls[f"{response.request.method} {kind}"] += 1
-
-    session.hooks["response"].append(hook)
+    for labels, value in KEYCLOAK_CALLS.findall(answer.text):
+        operation = re.search(r'operation="([^"]*)"', labels)
+        calls[operation.group(1) if operation else "?"] += int(float(value))
     return calls
 
 
-def queue_requests(service_url: str, addresses: list[str]) -> float:
+def queue_requests(http: requests.Session, service_url: str, addresses: list[str]) -> float:
     """POST one reset request per address; return when the first was sent (epoch seconds)."""
 
     def post(address: str) -> None:
@@ -90,69 +134,158 @@ def queue_requests(service_url: str, addresses: list[str]) -> float:
         if answer.status_code != 202:
             raise RuntimeError(f"service answered HTTP {answer.status_code}: {answer.text[:200]}")
 
-    http = requests.Session()
-    http.trust_env = False  # loopback only, no proxy from the environment
-    http.get(f"{service_url}/healthz", timeout=10).raise_for_status()
     started = time.time()
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
         list(pool.map(post, addresses))
     return started
 
 
-def wait_for_mail(sink: SmtpSink, expected: int) -> None:
+def wait_for_mail(sink: SinkProcess, expected: int) -> None:
     deadline = time.monotonic() + MAIL_WAIT_SECONDS
     while sink.count() < expected and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(1.0)  # a duplicate would arrive now
 
 
-def measure(service: ServiceHandle, sink: SmtpSink, addresses: list[str]) -> dict[str, Any]:
-    calls = count_admin_calls(service)
-    first = queue_requests(service.url, addresses)
+def warm_keycloak(realm: RealmInfo, addresses: list[str], seconds: float, jvm: int | None) -> str:
+    """The worker's two admin calls, straight at Keycloak from 8 threads, until its JIT is done.
+
+    A fresh JVM spends most of a core compiling for minutes; a site's Keycloak has long since
+    compiled its admin API. Rounds of 1,000 jobs until the compiler threads use under 10 % of
+    a core in a round, or ``seconds`` have passed. Returns what it did, for the log.
+    """
+    job = _admin_calls(realm, addresses)
+    started = time.monotonic()
+    jobs, share = 0, 1.0
+    with ThreadPoolExecutor(8) as pool:
+        while share >= JIT_QUIET and time.monotonic() - started < seconds:
+            _, compiling = jvm_cpu(jvm)
+            round_started = time.monotonic()
+            list(pool.map(job, range(jobs, jobs + 1000)))
+            share = (jvm_cpu(jvm)[1] - compiling) / (time.monotonic() - round_started)
+            jobs += 1000
+    elapsed = time.monotonic() - started
+    return f"{jobs} jobs in {elapsed:.0f} s ({jobs / elapsed:.0f}/s); JIT at {share:.0%} of a core"
+
+
+def _admin_calls(realm: RealmInfo, addresses: list[str]) -> Callable[[int], None]:
+    """A function doing job ``n``'s admin calls: the email search, the effective roles read."""
+    base = realm.server_url.rstrip("/")
+    token = requests.post(
+        f"{base}/realms/{realm.realm}/protocol/openid-connect/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": realm.client_id,
+            "client_secret": realm.client_secret,
+        },
+        timeout=30,
+    ).json()["access_token"]
+    admin = f"{base}/admin/realms/{realm.realm}"
+    sessions = threading.local()
+
+    def get(url: str, **params: Any) -> Any:
+        if not hasattr(sessions, "http"):
+            sessions.http = requests.Session()
+            sessions.http.trust_env = False
+            sessions.http.headers["Authorization"] = f"Bearer {token}"
+        answer = sessions.http.get(url, params=params, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+
+    management = get(f"{admin}/clients", clientId="realm-management")[0]["id"]
+
+    def job(n: int) -> None:
+        [user] = get(f"{admin}/users", email=addresses[n % len(addresses)], exact="true")
+        get(f"{admin}/users/{user['id']}/role-mappings/clients/{management}/composite")
+
+    return job
+
+
+def pending_jobs(work: Path) -> int:
+    """Outbox jobs not yet done (failed ones apart), read from the service's SQLite file."""
+    with closing(sqlite3.connect(f"file:{work / 'service.db'}?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT COUNT(*) FROM outbox WHERE failed_at IS NULL").fetchone()
+    return int(row[0])
+
+
+def cpu_now(jvm: int | None, service: int | None) -> tuple[float, float, float]:
+    """(Keycloak, its JIT compiler, the service with its worker) CPU seconds so far."""
+    return (*jvm_cpu(jvm), tree_cpu(service))
+
+
+def measure(
+    service_url: str,
+    sink: SinkProcess,
+    addresses: list[str],
+    pids: tuple[int | None, int | None] = (None, None),
+) -> dict[str, Any]:
+    """Queue a reset request per address, wait for the mail; ``pids``: (the JVM, the service)."""
+    http = requests.Session()
+    http.trust_env = False  # loopback only, no proxy from the environment
+    sink.clear()
+    before, cpu_before = keycloak_calls(http, service_url), cpu_now(*pids)
+    first = queue_requests(http, service_url, addresses)
     queued = time.time() - first
     wait_for_mail(sink, len(addresses))
-    messages = sink.messages
-    last = max((m.received_at.timestamp() for m in messages), default=time.time())
-    per_account = Counter(r for m in messages for r in m.rcpt_tos)
+    received = sink.received()
+    calls = keycloak_calls(http, service_url) - before
+    # Per job, and including the 1 s waited for duplicates after the last email.
+    spent = zip(cpu_before, cpu_now(*pids), strict=True)
+    cpu = [round(1000 * (b - a) / len(addresses), 1) for a, b in spent]
+    last = max((at for _, at in received), default=time.time())
+    per_account = Counter(r for rcpt_tos, _ in received for r in rcpt_tos)
     wanted = set(addresses)
     elapsed = last - first
-    jobs = len(addresses)
     return {
-        "accounts": jobs,
-        "emails": len(messages),
+        "accounts": len(addresses),
+        "emails": len(received),
         "queue_seconds": round(queued, 3),
         "seconds_to_last_email": round(elapsed, 3),
-        "emails_per_second": round(len(messages) / elapsed, 1) if elapsed > 0 else 0.0,
+        "emails_per_second": round(len(received) / elapsed, 1) if elapsed > 0 else 0.0,
         "exactly_once": all(per_account[a] == 1 for a in wanted) and set(per_account) == wanted,
         "accounts_without_email": sum(1 for a in wanted if per_account[a] == 0),
         "accounts_with_duplicates": sum(1 for a in wanted if per_account[a] > 1),
-        "outbox_pending": service.services.outbox.pending_count(),
         "keycloak_calls": dict(calls),
-        "keycloak_calls_per_job": round(sum(calls.values()) / jobs, 2),
-        "worker_concurrency": getattr(service.services.worker, "concurrency", 1),
+        "keycloak_calls_per_job": round(sum(calls.values()) / len(addresses), 2),
+        "keycloak_cpu_ms_per_job": cpu[0],
+        "keycloak_jit_cpu_ms_per_job": cpu[1],
+        "service_cpu_ms_per_job": cpu[2],
     }
 
 
-def run(accounts: int, work: Path, warmup: int = 0) -> dict[str, Any]:
+def run(accounts: int, work: Path, warmup: int, keycloak_warmup: float) -> dict[str, Any]:
     keycloak = KeycloakHandle.start(work, progress=log)
-    sink = SmtpSink()
-    service = None
+    sink = SinkProcess()
+    service: Server | None = None
     try:
-        realm: RealmInfo = keycloak.new_realm(f"drain-{secrets.token_hex(3)}")
+        realm = keycloak.new_realm(f"drain-{secrets.token_hex(3)}")
         sink.start()
         addresses = import_accounts(keycloak, realm.realm, accounts)
         warm = import_accounts(keycloak, realm.realm, warmup) if warmup else []
-        service = ServiceHandle.start(realm, sink, work / "service", limits=BENCH_LIMITS)
-        for url in (keycloak.server.url, service.url):
-            if not url.startswith(LOOPBACK):
-                raise RuntimeError(f"not on loopback: {url}")
+        port = free_port()
+        command = [sys.executable, "-m", "keycloak_pwreset", "serve", "--host", LOOPBACK]
+        command += ["--port", str(port)]
+        service = Server("service", command, service_env(realm, sink, work, port), work)
+        service_url = f"http://{LOOPBACK}:{port}"
+        service.start(f"{service_url}/healthz")
+        jvm = jvm_of(keycloak.server.pid)
+        if keycloak_warmup:
+            log(f"warming Keycloak up with the worker's admin calls (at most {keycloak_warmup} s)")
+            log("  " + warm_keycloak(realm, warm or addresses, keycloak_warmup, jvm))
         if warm:
-            # A running site's Keycloak has compiled its hot paths; a fresh one has not.
             log(f"warming up with {warmup} reset requests for other accounts (not measured)")
-            measure(service, sink, warm)
-            sink.clear()
+            measure(service_url, sink, warm)
         log(f"{accounts} accounts in realm {realm.realm}; queueing {accounts} reset requests")
-        return {**measure(service, sink, addresses), "warmup_jobs": warmup}
+        process = service.process
+        pids = (jvm, process.pid if process is not None else None)
+        result = measure(service_url, sink, addresses, pids)
+        service.check_alive()
+        return {
+            **result,
+            "outbox_pending": pending_jobs(work),
+            "warmup_jobs": warmup,
+            "keycloak_warmup_seconds": keycloak_warmup,
+        }
     finally:
         if service is not None:
             service.stop()
@@ -163,12 +296,15 @@ def run(accounts: int, work: Path, warmup: int = 0) -> dict[str, Any]:
 def print_table(results: list[dict[str, Any]]) -> None:
     rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("accounts / emails", lambda r: f"{r['accounts']} / {r['emails']}"),
-        ("worker concurrency", lambda r: str(r["worker_concurrency"])),
         ("queueing the requests (s)", lambda r: str(r["queue_seconds"])),
         ("first request to last email (s)", lambda r: str(r["seconds_to_last_email"])),
         ("emails/s", lambda r: str(r["emails_per_second"])),
-        ("Keycloak admin calls per job", lambda r: str(r["keycloak_calls_per_job"])),
+        ("Keycloak calls per job", lambda r: str(r["keycloak_calls_per_job"])),
+        ("Keycloak CPU ms per job", lambda r: str(r["keycloak_cpu_ms_per_job"])),
+        ("  of which its JIT compiler", lambda r: str(r["keycloak_jit_cpu_ms_per_job"])),
+        ("service CPU ms per job (+ worker)", lambda r: str(r["service_cpu_ms_per_job"])),
         ("every account exactly one email", lambda r: "yes" if r["exactly_once"] else "NO"),
+        ("outbox left", lambda r: str(r["outbox_pending"])),
     ]
     for label, cell in rows:
         print(f"{label:<34}" + "".join(f"{cell(r):>12}" for r in results))
@@ -182,7 +318,13 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=300)
     parser.add_argument("--runs", type=int, default=1, help="fresh stack per run")
     parser.add_argument(
-        "--warmup", type=int, default=200, help="reset requests drained first, not measured"
+        "--warmup", type=int, default=1000, help="reset requests drained first, not measured"
+    )
+    parser.add_argument(
+        "--keycloak-warmup",
+        type=float,
+        default=60,
+        help="seconds at most of the worker's admin calls straight at Keycloak, first",
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
@@ -190,7 +332,7 @@ def main() -> int:
     for number in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="kcpr-drain-") as work:
             log(f"run {number + 1} of {args.runs}")
-            results.append(run(args.accounts, Path(work), args.warmup))
+            results.append(run(args.accounts, Path(work), args.warmup, args.keycloak_warmup))
     print_table(results)
     if args.json is not None:  # not by default: no stray file in the working directory
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -84,6 +84,11 @@ class KeycloakServer(Running):
         return self._startup_seconds
 
     @property
+    def pid(self) -> int | None:
+        """The id of the process started (kc.sh, the JVM's parent), None when not running."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def log_path(self) -> Path:
         return self._work_dir / "keycloak.log"
 
