@@ -154,11 +154,11 @@ def warm_keycloak(realm: RealmInfo, addresses: list[str], seconds: float, jvm: i
     compiled its admin API. Rounds of 1,000 jobs until the compiler threads use under 10 % of
     a core in a round, or ``seconds`` have passed. Returns what it did, for the log.
     """
-    job = _admin_calls(realm, addresses)
     started = time.monotonic()
     jobs, share = 0, 1.0
     with ThreadPoolExecutor(8) as pool:
         while share >= JIT_QUIET and time.monotonic() - started < seconds:
+            job = _admin_calls(realm, addresses)  # a fresh token per round: it lasts minutes
             _, compiling = jvm_cpu(jvm)
             round_started = time.monotonic()
             list(pool.map(job, range(jobs, jobs + 1000)))
