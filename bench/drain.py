@@ -19,24 +19,24 @@ import json
 import os
 import re
 import secrets
-import sqlite3
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import requests
+import throughput_servers
 from drain_cpu import jvm_cpu, jvm_of, tree_cpu
 from drain_sink import SinkProcess
-from throughput_servers import Server, with_repo_path
+from reset_timing_stack import BENCH_LIMITS
+from throughput_servers import Server
 
+from keycloak_pwreset.gateway import KeycloakGateway
 from keycloak_pwreset_demo.ports import LOOPBACK, free_port
 from keycloak_pwreset_demo.realm import RealmInfo, admin_client
 from keycloak_pwreset_demo.stack import KeycloakHandle
@@ -81,34 +81,25 @@ def import_accounts(keycloak: KeycloakHandle, realm: str, count: int) -> list[st
 
 
 def service_env(realm: RealmInfo, sink: SinkProcess, work: Path, port: int) -> dict[str, str]:
-    """The service's settings: this realm, the sink, SQLite, the limits the bench does not
-    measure raised (as reset_timing_stack.BENCH_LIMITS), metrics behind a token."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KCPR_")}
+    """throughput.py's settings (SQLite in ``work``, no CAPTCHA), with this realm, the sink, the
+    worker on, the limits the bench does not measure raised (BENCH_LIMITS), metrics by token."""
+    env = throughput_servers.service_env(work, port)
+    del env["KCPR_RUN_WORKER"], env["KCPR_LIMITS__ENABLED"]
+    env.update({f"KCPR_LIMITS__{name.upper()}": str(v) for name, v in BENCH_LIMITS.items()})
     env.update(
         {
             "KCPR_KEYCLOAK_URL": realm.server_url,
             "KCPR_REALM": realm.realm,
             "KCPR_CLIENT_ID": realm.client_id,
             "KCPR_CLIENT_SECRET": realm.client_secret,
-            "KCPR_PUBLIC_URL": f"http://{LOOPBACK}:{port}",
-            "KCPR_SECRET_KEY": secrets.token_hex(32),
-            "KCPR_MAIL__FROM_ADDRESS": "account-help@bench.example",
-            "KCPR_MAIL__FROM_NAME": "Bench Account Help",
-            "KCPR_SMTP__HOST": LOOPBACK,
             "KCPR_SMTP__PORT": str(sink.port),
             "KCPR_SMTP__SECURITY": "none",
-            "KCPR_DATABASE_URL": f"sqlite:///{work / 'service.db'}",
-            "KCPR_CAPTCHA__PROVIDER": "none",
             "KCPR_METRICS_TOKEN": METRICS_TOKEN,
-            "KCPR_LIMITS__REQUESTS_PER_CLIENT": "100000/minute",
-            "KCPR_LIMITS__TOKEN_ATTEMPTS_PER_CLIENT": "100000/minute",
-            "KCPR_LIMITS__EMAILS_PER_ACCOUNT_PER_CLIENT_PER_HOUR": "1000",
-            "KCPR_LIMITS__EMAILS_PER_ACCOUNT_PER_HOUR": "1000",
         }
     )
     # Settings under test (KCPR_WORKER__CONCURRENCY, say) pass through as DRAIN_KCPR_*.
     env.update({k[6:]: v for k, v in os.environ.items() if k.startswith("DRAIN_KCPR_")})
-    return with_repo_path(env)
+    return env
 
 
 def keycloak_calls(http: requests.Session, service_url: str) -> Counter[str]:
@@ -148,17 +139,23 @@ def wait_for_mail(sink: SinkProcess, expected: int) -> None:
 
 
 def warm_keycloak(realm: RealmInfo, addresses: list[str], seconds: float, jvm: int | None) -> str:
-    """The worker's two admin calls, straight at Keycloak from 8 threads, until its JIT is done.
+    """The worker's admin calls (the gateway's own), straight at Keycloak from 8 threads.
 
     A fresh JVM spends most of a core compiling for minutes; a site's Keycloak has long since
     compiled its admin API. Rounds of 1,000 jobs until the compiler threads use under 10 % of
     a core in a round, or ``seconds`` have passed. Returns what it did, for the log.
     """
+    gateway = KeycloakGateway(realm.server_url, realm.realm, realm.client_id, realm.client_secret)
+
+    def job(n: int) -> None:
+        user = gateway.find_user(addresses[n % len(addresses)])
+        if user is None or gateway.is_protected(user.id):
+            raise RuntimeError("a warm-up account was not found as an ordinary account")
+
     started = time.monotonic()
     jobs, share = 0, 1.0
     with ThreadPoolExecutor(8) as pool:
         while share >= JIT_QUIET and time.monotonic() - started < seconds:
-            job = _admin_calls(realm, addresses)  # a fresh token per round: it lasts minutes
             _, compiling = jvm_cpu(jvm)
             round_started = time.monotonic()
             list(pool.map(job, range(jobs, jobs + 1000)))
@@ -166,46 +163,6 @@ def warm_keycloak(realm: RealmInfo, addresses: list[str], seconds: float, jvm: i
             jobs += 1000
     elapsed = time.monotonic() - started
     return f"{jobs} jobs in {elapsed:.0f} s ({jobs / elapsed:.0f}/s); JIT at {share:.0%} of a core"
-
-
-def _admin_calls(realm: RealmInfo, addresses: list[str]) -> Callable[[int], None]:
-    """A function doing job ``n``'s admin calls: the email search, the effective roles read."""
-    base = realm.server_url.rstrip("/")
-    token = requests.post(
-        f"{base}/realms/{realm.realm}/protocol/openid-connect/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": realm.client_id,
-            "client_secret": realm.client_secret,
-        },
-        timeout=30,
-    ).json()["access_token"]
-    admin = f"{base}/admin/realms/{realm.realm}"
-    sessions = threading.local()
-
-    def get(url: str, **params: Any) -> Any:
-        if not hasattr(sessions, "http"):
-            sessions.http = requests.Session()
-            sessions.http.trust_env = False
-            sessions.http.headers["Authorization"] = f"Bearer {token}"
-        answer = sessions.http.get(url, params=params, timeout=30)
-        answer.raise_for_status()
-        return answer.json()
-
-    management = get(f"{admin}/clients", clientId="realm-management")[0]["id"]
-
-    def job(n: int) -> None:
-        [user] = get(f"{admin}/users", email=addresses[n % len(addresses)], exact="true")
-        get(f"{admin}/users/{user['id']}/role-mappings/clients/{management}/composite")
-
-    return job
-
-
-def pending_jobs(work: Path) -> int:
-    """Outbox jobs not yet done (failed ones apart), read from the service's SQLite file."""
-    with closing(sqlite3.connect(f"file:{work / 'service.db'}?mode=ro", uri=True)) as db:
-        row = db.execute("SELECT COUNT(*) FROM outbox WHERE failed_at IS NULL").fetchone()
-    return int(row[0])
 
 
 def cpu_now(jvm: int | None, service: int | None) -> tuple[float, float, float]:
@@ -282,7 +239,7 @@ def run(accounts: int, work: Path, warmup: int, keycloak_warmup: float) -> dict[
         service.check_alive()
         return {
             **result,
-            "outbox_pending": pending_jobs(work),
+            "outbox_pending": throughput_servers.outbox_rows(work),
             "warmup_jobs": warmup,
             "keycloak_warmup_seconds": keycloak_warmup,
         }
@@ -337,7 +294,7 @@ def main() -> int:
     if args.json is not None:  # not by default: no stray file in the working directory
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         log(f"wrote {args.json}")
-    return 0 if all(r["exactly_once"] and not r["outbox_pending"] for r in results) else 1
+    return 0 if all(r["exactly_once"] and r["outbox_pending"] == 0 for r in results) else 1
 
 
 if __name__ == "__main__":

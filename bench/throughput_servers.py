@@ -163,7 +163,8 @@ def service_server(work: Path, port: int) -> Server:
 
 
 def outbox_rows(work: Path) -> int | None:
-    """Rows in the service's outbox (the worker is off, so every accepted request's job)."""
+    """Rows in the service's outbox: with the worker off (throughput.py), every accepted
+    request's job; with it on (drain.py), the jobs not done. None without a database file."""
     path = work / "service.db"
     if not path.is_file():
         return None
